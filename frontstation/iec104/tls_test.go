@@ -1,0 +1,298 @@
+package iec104
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	file string
+}
+
+var serial int64
+
+func newKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newCA(t *testing.T, dir, name string) *testCA {
+	t.Helper()
+	key := newKey(t)
+	serial++
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(serial),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	file := filepath.Join(dir, name+".pem")
+	writePEM(t, file, "CERTIFICATE", der)
+	return &testCA{cert, key, file}
+}
+
+// issue writes a CN-only leaf certificate (no subjectAltName, as devices
+// often have) and its key, valid from notBefore to notAfter.
+func (ca *testCA) issue(t *testing.T, dir, cn string, notBefore, notAfter time.Time) (certFile, keyFile string, cert *x509.Certificate) {
+	t.Helper()
+	key := newKey(t)
+	serial++
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ = x509.ParseCertificate(der)
+	certFile, keyFile = filepath.Join(dir, cn+".crt"), filepath.Join(dir, cn+".key")
+	writePEM(t, certFile, "CERTIFICATE", der)
+	kd, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, keyFile, "EC PRIVATE KEY", kd)
+	return certFile, keyFile, cert
+}
+
+// tlsPair runs one TLS connection between a controlled station configured
+// with srv and a controlling one configured with cli, over loopback, and
+// returns each side's error (nil when STARTDT went through).
+func tlsPair(t *testing.T, srv, cli TLSConfig) (srvErr, cliErr error) {
+	t.Helper()
+	sconf, err := srv.Server()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cconf, err := cli.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srvDone := make(chan error, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			srvDone <- err
+			return
+		}
+		tc := tls.Server(nc, sconf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			tc.Close()
+			srvDone <- err
+			return
+		}
+		c, err := NewConn(tc, Options{Role: Controlled, Config: DefaultConfig()})
+		if err != nil {
+			srvDone <- err
+			return
+		}
+		go c.Run(ctx)
+		srvDone <- nil
+		<-ctx.Done()
+	}()
+	nc, err := Dial(ctx, ln.Addr().String(), time.Second, cconf)
+	if err == nil {
+		c, _ := NewConn(nc, Options{Role: Controlling, Config: DefaultConfig()})
+		go c.Run(ctx)
+		cliErr = c.StartDT(ctx)
+		c.Close()
+	} else {
+		cliErr = err
+	}
+	return <-srvDone, cliErr
+}
+
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca1, ca2 := newCA(t, dir, "ca1"), newCA(t, dir, "ca2")
+	now := time.Now()
+	srvCert, srvKey, srvX := ca1.issue(t, dir, "rtu", now.Add(-time.Hour), now.Add(time.Hour))
+	cliCert, cliKey, cliX := ca1.issue(t, dir, "hmi", now.Add(-time.Hour), now.Add(time.Hour))
+	rogueCert, rogueKey, _ := ca2.issue(t, dir, "rogue", now.Add(-time.Hour), now.Add(time.Hour))
+	oldCert, oldKey, _ := ca1.issue(t, dir, "expired", now.Add(-48*time.Hour), now.Add(-24*time.Hour))
+
+	server := TLSConfig{CertFile: srvCert, KeyFile: srvKey, CAFile: ca1.file}
+	client := TLSConfig{CertFile: cliCert, KeyFile: cliKey, CAFile: ca1.file}
+	with := func(c TLSConfig, f func(*TLSConfig)) TLSConfig { f(&c); return c }
+
+	for _, tc := range []struct {
+		name            string
+		srv, cli        TLSConfig
+		srvWant, cliWnt error // nil: must succeed; errAny: must fail somehow
+	}{
+		{name: "CN-only certificates from the configured CA", srv: server, cli: client},
+		{name: "pinned server certificate",
+			srv: server, cli: with(client, func(c *TLSConfig) { c.Pins = []string{Fingerprint(srvX)} })},
+		{name: "pinned client certificate, colon notation",
+			srv: with(server, func(c *TLSConfig) { c.Pins = []string{colons(Fingerprint(cliX))} }), cli: client},
+		{name: "server certificate not pinned",
+			srv: server, cli: with(client, func(c *TLSConfig) { c.Pins = []string{Fingerprint(cliX)} }),
+			srvWant: errAny, cliWnt: ErrPeerNotPinned},
+		{name: "client certificate not pinned",
+			srv: with(server, func(c *TLSConfig) { c.Pins = []string{Fingerprint(srvX)} }), cli: client,
+			srvWant: ErrPeerNotPinned, cliWnt: errAny},
+		{name: "server certificate from another CA",
+			srv: with(server, func(c *TLSConfig) { c.CertFile, c.KeyFile = rogueCert, rogueKey }), cli: client,
+			srvWant: errAny, cliWnt: ErrPeerUntrusted},
+		{name: "client certificate from another CA",
+			srv: server, cli: with(client, func(c *TLSConfig) { c.CertFile, c.KeyFile = rogueCert, rogueKey }),
+			srvWant: ErrPeerUntrusted, cliWnt: errAny},
+		{name: "expired server certificate",
+			srv: with(server, func(c *TLSConfig) { c.CertFile, c.KeyFile = oldCert, oldKey }), cli: client,
+			srvWant: errAny, cliWnt: ErrPeerUntrusted},
+		{name: "client trusts only another CA",
+			srv: server, cli: with(client, func(c *TLSConfig) { c.CAFile = ca2.file }),
+			srvWant: errAny, cliWnt: ErrPeerUntrusted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srvErr, cliErr := tlsPair(t, tc.srv, tc.cli)
+			check := func(side string, got, want error) {
+				t.Helper()
+				switch {
+				case want == nil && got != nil:
+					t.Errorf("%s: got %v, want success", side, got)
+				case want == errAny && got == nil, want != nil && want != errAny && !errors.Is(got, want):
+					t.Errorf("%s: got %v, want %v", side, got, want)
+				}
+			}
+			check("controlled station", srvErr, tc.srvWant)
+			check("controlling station", cliErr, tc.cliWnt)
+			if cliErr != nil {
+				t.Logf("controlling station refused with: %v", cliErr)
+			}
+			if srvErr != nil {
+				t.Logf("controlled station refused with: %v", srvErr)
+			}
+		})
+	}
+}
+
+var errAny = errors.New("any error")
+
+func colons(hex string) string {
+	out := ""
+	for i := 0; i < len(hex); i += 2 {
+		if i > 0 {
+			out += ":"
+		}
+		out += hex[i : i+2]
+	}
+	return out
+}
+
+func TestTLSClientConfig(t *testing.T) {
+	dir := t.TempDir()
+	ca := newCA(t, dir, "ca")
+	cert, key, _ := ca.issue(t, dir, "hmi", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	c, err := TLSConfig{CertFile: cert, KeyFile: key, CAFile: ca.file}.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// TLS 1.2 outstations renegotiate periodically (lib60870's example every
+	// 2 s); Go's default refuses, which kills the connection.
+	if c.Renegotiation != tls.RenegotiateFreelyAsClient {
+		t.Errorf("Renegotiation = %v, want RenegotiateFreelyAsClient", c.Renegotiation)
+	}
+	if c.MinVersion != tls.VersionTLS12 {
+		t.Errorf("MinVersion = %x, want TLS 1.2", c.MinVersion)
+	}
+	for name, bad := range map[string]TLSConfig{
+		"missing key":    {CertFile: cert, KeyFile: filepath.Join(dir, "none"), CAFile: ca.file},
+		"CA not PEM":     {CertFile: cert, KeyFile: key, CAFile: key},
+		"pin not SHA256": {CertFile: cert, KeyFile: key, CAFile: ca.file, Pins: []string{"abcd"}},
+	} {
+		if _, err := bad.Client(); err == nil {
+			t.Errorf("%s: Client() accepted %+v", name, bad)
+		}
+	}
+}
+
+func TestPlainTCPToTLSPortFails(t *testing.T) {
+	dir := t.TempDir()
+	ca := newCA(t, dir, "ca")
+	cert, key, _ := ca.issue(t, dir, "rtu", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	sconf, err := TLSConfig{CertFile: cert, KeyFile: key, CAFile: ca.file}.Server()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srvErr := make(chan error, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			srvErr <- err
+			return
+		}
+		defer nc.Close()
+		srvErr <- tls.Server(nc, sconf).HandshakeContext(ctx)
+	}()
+	nc, err := Dial(ctx, ln.Addr().String(), time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := NewConn(nc, Options{Role: Controlling, Config: DefaultConfig()})
+	runErr := make(chan error, 1)
+	go func() { runErr <- c.Run(ctx) }()
+	if err := c.StartDT(ctx); err == nil {
+		t.Fatal("STARTDT over plain TCP to a TLS port succeeded")
+	}
+	if err := <-srvErr; err == nil {
+		t.Fatal("TLS server accepted a plain IEC 104 client")
+	}
+	if err := <-runErr; err == nil {
+		t.Fatal("Run ended without error")
+	} else {
+		t.Logf("controlling station: %v", err)
+	}
+}
