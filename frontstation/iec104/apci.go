@@ -61,8 +61,9 @@ func (f UFunc) Valid() bool {
 	return false
 }
 
-// Con returns the confirmation that answers an activation function.
-func (f UFunc) Con() UFunc { return f<<1&0xFC | 0x03 }
+// Con returns the confirmation that answers an activation function: the
+// function bit moves one place up (0x07 -> 0x0B, 0x13 -> 0x23, 0x43 -> 0x83).
+func (f UFunc) Con() UFunc { return (f&^0x03)<<1 | 0x03 }
 
 // IsAct reports whether f is one of the three activation functions.
 func (f UFunc) IsAct() bool { return f == StartDTAct || f == StopDTAct || f == TestFRAct }
@@ -110,11 +111,11 @@ func (a APDU) String() string {
 // ParseAPDU decodes one complete frame b (start octet, length octet, control
 // field and, for I-frames, the ASDU). It never allocates.
 func ParseAPDU(b []byte) (APDU, error) {
+	if len(b) > 0 && b[0] != StartByte {
+		return APDU{}, decodeErr(ErrStartByte, 0, "found 0x%02X", b[0])
+	}
 	if len(b) < 2 {
 		return APDU{}, decodeErr(ErrTruncated, len(b), "need 2 header octets, have %d", len(b))
-	}
-	if b[0] != StartByte {
-		return APDU{}, decodeErr(ErrStartByte, 0, "found 0x%02X", b[0])
 	}
 	n := int(b[1])
 	if n < MinLength || n > MaxLength {
@@ -200,9 +201,10 @@ func ReadAPDU(r io.Reader, buf []byte) ([]byte, error) {
 
 // Framer splits a byte stream into frames: several frames in one chunk and
 // one frame split over several chunks. Feed it chunks, then call Next until it
-// returns nil. It is for captures: on a bad start or length octet it reports
-// the bad octets once as a *DecodeError (with the stream offset) and resumes
-// at the next start octet, as Wireshark does.
+// returns nil. It is for captures: on a bad start octet it reports the octets
+// up to the next start octet once as a *DecodeError (with the stream offset);
+// on a length octet outside 4..253 it reports and skips the 2+length octets
+// that the length octet declares. Wireshark splits a stream the same way.
 type Framer struct {
 	buf    []byte
 	off    int64 // stream offset of buf[0]
@@ -240,14 +242,15 @@ func (f *Framer) Next() (frame []byte, offset int64, err error) {
 		return nil, f.off, nil
 	}
 	n := int(f.buf[1])
-	if n < MinLength || n > MaxLength {
-		off := f.off
-		de := &DecodeError{Err: ErrLength, Offset: int(off) + 1, Detail: fmt.Sprintf("length %d: skipped % X", n, f.buf[:2])}
-		f.consume(2)
-		return nil, off, de
-	}
 	if len(f.buf) < n+2 {
 		return nil, f.off, nil
+	}
+	if n < MinLength || n > MaxLength {
+		// Skip the frame the length octet declares, as Wireshark does.
+		off := f.off
+		de := &DecodeError{Err: ErrLength, Offset: int(off) + 1, Detail: fmt.Sprintf("length %d: skipped % X", n, f.buf[:n+2])}
+		f.consume(n + 2)
+		return nil, off, de
 	}
 	frame, offset = f.buf[:n+2], f.off
 	f.consume(n + 2)

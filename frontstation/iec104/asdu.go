@@ -412,6 +412,9 @@ func appendElement(dst []byte, l *layout, o *Object) ([]byte, string) {
 		dst = binary.LittleEndian.AppendUint16(dst, o.TSC)
 	}
 	if l.time {
+		if err := o.Time.overflow(); err != "" {
+			return dst, err
+		}
 		dst = o.Time.Append(dst)
 	}
 	return dst, ""

@@ -39,7 +39,8 @@ func DecodeCP56(b []byte) CP56Time2a {
 	}
 }
 
-// Append appends the seven octets of t.
+// Append appends the seven octets of t. A field wider than its bits is cut
+// (AppendASDU rejects such a tag instead).
 func (t CP56Time2a) Append(dst []byte) []byte {
 	m := t.Minute & 0x3F
 	if t.Substituted {
@@ -54,6 +55,26 @@ func (t CP56Time2a) Append(dst []byte) []byte {
 	}
 	return append(dst, byte(t.Millisecond), byte(t.Millisecond>>8), m, h,
 		t.Day&0x1F|t.Weekday<<5, t.Month&0x0F, t.Year&0x7F)
+}
+
+// overflow names a field too large for its bits on the wire, which Append
+// would cut silently, or returns "". Decoded tags always fit.
+func (t CP56Time2a) overflow() string {
+	switch {
+	case t.Minute > 0x3F:
+		return fmt.Sprintf("CP56Time2a minute %d > 63", t.Minute)
+	case t.Hour > 0x1F:
+		return fmt.Sprintf("CP56Time2a hour %d > 31", t.Hour)
+	case t.Day > 0x1F:
+		return fmt.Sprintf("CP56Time2a day %d > 31", t.Day)
+	case t.Weekday > 7:
+		return fmt.Sprintf("CP56Time2a day of week %d > 7", t.Weekday)
+	case t.Month > 0x0F:
+		return fmt.Sprintf("CP56Time2a month %d > 15", t.Month)
+	case t.Year > 0x7F:
+		return fmt.Sprintf("CP56Time2a year %d > 127", t.Year)
+	}
+	return ""
 }
 
 // Validate reports a field outside its range. A year over 99 is tolerated
