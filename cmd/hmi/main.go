@@ -28,6 +28,9 @@ const (
 
 func commands() map[string]command {
 	return map[string]command{
+		"check":   {"validate a configuration file", runCheck},
+		"decode":  {"decode IEC 104 traffic in pcap/pcapng captures", runDecode},
+		"sim":     {"run an IEC 104 outstation simulator", runSim},
 		"version": {"print version and build information", runVersion},
 	}
 }

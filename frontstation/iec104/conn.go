@@ -1,6 +1,7 @@
 package iec104
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -258,13 +259,14 @@ func (c *Conn) enqueue(req *sendReq) error {
 	if len(req.asdu) < asduHeaderLen || len(req.asdu) > MaxASDU {
 		return fmt.Errorf("iec104: %w: %d octets", errInvalidASDU, len(req.asdu))
 	}
-	if s := c.State(); s != StateActive {
-		return fmt.Errorf("iec104: send: %w (state %v)", ErrNotStarted, s)
-	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return c.closedErr()
+	}
+	if s := c.State(); s != StateActive {
+		c.mu.Unlock()
+		return fmt.Errorf("iec104: send: %w (state %v)", ErrNotStarted, s)
 	}
 	if len(c.queue) >= maxQueuedFrames {
 		c.mu.Unlock()
@@ -437,8 +439,10 @@ const rxDepth = 32
 
 func (c *Conn) readLoop(rx chan<- rxFrame, stop <-chan struct{}) {
 	var bufs [rxDepth + 2][MaxAPDU]byte
+	// Buffered: one read system call brings in many frames at high rates.
+	r := bufio.NewReaderSize(c.nc, 16<<10)
 	for i := 0; ; i = (i + 1) % len(bufs) {
-		b, err := ReadAPDU(c.nc, bufs[i][:])
+		b, err := ReadAPDU(r, bufs[i][:])
 		var f rxFrame
 		if err == nil {
 			if c.opts.Tap != nil {

@@ -1,0 +1,614 @@
+package frontstation
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"hmi/frontstation/iec104"
+	"hmi/points"
+)
+
+// State is the state of a link as operators see it.
+type State uint8
+
+// Link states (the strings are the HTTP contract's).
+const (
+	Disconnected State = iota + 1 // no connection
+	Connecting                    // dialling, no connection yet
+	Stopped                       // connected, data transfer not started
+	Active                        // data transfer started on one connection
+)
+
+func (s State) String() string {
+	switch s {
+	case Disconnected:
+		return "disconnected"
+	case Connecting:
+		return "connecting"
+	case Stopped:
+		return "stopped"
+	case Active:
+		return "active"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// ErrLinkNotActive is returned for requests that need an active link.
+var ErrLinkNotActive = errors.New("link is not active")
+
+// PointMap binds a point of the cache to its IEC address on a link.
+type PointMap struct {
+	Point  points.Handle
+	ID     string
+	CA     uint16
+	IOA    uint32
+	Kind   points.Kind
+	Scale  float64 // engineering value = raw*Scale + Offset for analog kinds; 0 means 1
+	Offset float64
+}
+
+// CaptureConfig makes a link write its traffic to rotating pcap files.
+type CaptureConfig struct {
+	Dir      string // empty: no capture
+	MaxBytes int64  // rotate when a file exceeds this size; 0: 10 MB
+	MaxFiles int    // keep at most this many files of the link; 0: 10
+}
+
+// LinkConfig configures a Link.
+type LinkConfig struct {
+	Name      string
+	Addresses []string // one or more host:port; several form a redundancy group, first preferred
+	CA        uint16   // common address of the station
+	OA        uint8    // originator address of what we send
+	TLS       *tls.Config
+	APCI      iec104.Config
+
+	InterrogationPeriod time.Duration  // station interrogation after activation and then every period; 0: only after activation
+	ClockSync           bool           // send clock synchronisation after activation
+	ClockSyncPeriod     time.Duration  // and then every period; 0: only after activation
+	ClockZone           *time.Location // zone of the clock we send; nil: UTC
+	CounterPeriod       time.Duration  // counter interrogation every period (and after activation); 0: never
+	DeviceZone          *time.Location // zone of the device's time tags; nil: UTC
+
+	BackoffMin, BackoffMax time.Duration // reconnect delay, doubled per failure with jitter; 0: 1 s and 30 s
+	TrafficBuffer          int           // frames kept for the traffic view; 0: 500
+	Capture                CaptureConfig
+
+	Points []PointMap
+	Logger *slog.Logger
+	Events EventSink
+}
+
+type addrKey struct {
+	ca   uint16
+	ioa  uint32
+	kind points.Kind
+}
+
+// Stats are a link's counters.
+type Stats struct {
+	RxFrames, TxFrames   uint64
+	RxObjects, TxObjects uint64
+	Errors               map[string]uint64 // by kind
+	Reconnects           uint64
+	Replays              uint64 // time-tagged objects not newer than the point's value, not applied
+	UnknownAddresses     int    // distinct (CA, IOA, kind) received that map to no point
+	UnknownObjects       uint64 // objects received at those addresses
+	LastInterrogation    time.Time
+	InterrogationTime    time.Duration // from act to ACTTERM of the last complete interrogation
+	TestRTT              time.Duration
+}
+
+// Link keeps one outstation's connections and feeds the cache.
+type Link struct {
+	cfg   LinkConfig
+	cache *points.Cache
+	log   *slog.Logger
+	index map[addrKey]PointMap
+	ring  *trafficRing
+	cmd   atomic.Pointer[Commander]
+	gi    chan struct{} // ask the active connection's duties for an interrogation
+
+	mu         sync.Mutex
+	state      State                       // guarded by mu
+	since      time.Time                   // guarded by mu
+	active     *iec104.Conn                // guarded by mu
+	activeAddr string                      // guarded by mu
+	conns      []*iec104.Conn              // guarded by mu; per address, nil when not connected
+	dialing    []bool                      // guarded by mu
+	errs       map[string]uint64           // guarded by mu
+	unknown    map[addrKey]uint64          // guarded by mu
+	giStart    time.Time                   // guarded by mu; zero when no interrogation runs
+	lastGI     time.Time                   // guarded by mu
+	giTime     time.Duration               // guarded by mu
+	pendingSys map[iec104.TypeID]time.Time // guarded by mu; system commands sent and not yet confirmed
+	changed    chan struct{}
+
+	rxFrames, txFrames, rxObjects, txObjects, reconnects, replays, unknownObjs atomic.Uint64
+	testRTT                                                                    atomic.Int64
+
+	rxMu    sync.Mutex // serialises the receive path (buffers below)
+	objBuf  []iec104.Object
+	updates []points.Update
+}
+
+// NewLink checks cfg and builds a link feeding cache. Run starts it.
+func NewLink(cfg LinkConfig, cache *points.Cache) (*Link, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("frontstation: link without a name")
+	}
+	if len(cfg.Addresses) == 0 {
+		return nil, fmt.Errorf("frontstation: link %s: no address", cfg.Name)
+	}
+	for _, a := range cfg.Addresses {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, fmt.Errorf("frontstation: link %s: address %q: %w", cfg.Name, a, err)
+		}
+	}
+	if err := cfg.APCI.Validate(); err != nil {
+		return nil, fmt.Errorf("frontstation: link %s: %w", cfg.Name, err)
+	}
+	if cfg.BackoffMin <= 0 {
+		cfg.BackoffMin = time.Second
+	}
+	if cfg.BackoffMax < cfg.BackoffMin {
+		cfg.BackoffMax = max(30*time.Second, cfg.BackoffMin)
+	}
+	if cfg.TrafficBuffer <= 0 {
+		cfg.TrafficBuffer = 500
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Events == nil {
+		cfg.Events = func(Event) {}
+	}
+	l := &Link{
+		cfg:        cfg,
+		cache:      cache,
+		log:        cfg.Logger.With("link", cfg.Name),
+		index:      make(map[addrKey]PointMap, len(cfg.Points)),
+		ring:       newTrafficRing(cfg.TrafficBuffer),
+		gi:         make(chan struct{}, 1),
+		state:      Disconnected,
+		since:      time.Now(),
+		conns:      make([]*iec104.Conn, len(cfg.Addresses)),
+		dialing:    make([]bool, len(cfg.Addresses)),
+		errs:       map[string]uint64{},
+		unknown:    map[addrKey]uint64{},
+		pendingSys: map[iec104.TypeID]time.Time{},
+		changed:    make(chan struct{}, 1),
+	}
+	for _, p := range cfg.Points {
+		k := addrKey{p.CA, p.IOA, p.Kind}
+		if prev, dup := l.index[k]; dup {
+			return nil, fmt.Errorf("frontstation: link %s: points %s and %s both at CA %d IOA %d (%v)", cfg.Name, prev.ID, p.ID, p.CA, p.IOA, p.Kind)
+		}
+		if p.Scale == 0 {
+			p.Scale = 1
+		}
+		l.index[k] = p
+	}
+	return l, nil
+}
+
+// Name is the link's name.
+func (l *Link) Name() string { return l.cfg.Name }
+
+// State returns the link's state and when it was entered.
+func (l *Link) State() (State, time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state, l.since
+}
+
+// Address is the address of the active connection, or the preferred one.
+func (l *Link) Address() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.activeAddr != "" {
+		return l.activeAddr
+	}
+	return l.cfg.Addresses[0]
+}
+
+// Stats returns the link's counters.
+func (l *Link) Stats() Stats {
+	l.mu.Lock()
+	errs := make(map[string]uint64, len(l.errs))
+	for k, v := range l.errs {
+		errs[k] = v
+	}
+	s := Stats{
+		Errors:            errs,
+		UnknownAddresses:  len(l.unknown),
+		LastInterrogation: l.lastGI,
+		InterrogationTime: l.giTime,
+	}
+	l.mu.Unlock()
+	s.RxFrames, s.TxFrames = l.rxFrames.Load(), l.txFrames.Load()
+	s.RxObjects, s.TxObjects = l.rxObjects.Load(), l.txObjects.Load()
+	s.Reconnects, s.Replays, s.UnknownObjects = l.reconnects.Load(), l.replays.Load(), l.unknownObjs.Load()
+	s.TestRTT = time.Duration(l.testRTT.Load())
+	return s
+}
+
+// Traffic returns copies of the kept frames with Seq > after, oldest first.
+func (l *Link) Traffic(after uint64, dst []Frame) []Frame { return l.ring.since(after, dst) }
+
+// Interrogate asks for a station interrogation on the active connection.
+func (l *Link) Interrogate() {
+	select {
+	case l.gi <- struct{}{}:
+	default:
+	}
+}
+
+func (l *Link) countErr(kind string) {
+	l.mu.Lock()
+	l.errs[kind]++
+	l.mu.Unlock()
+}
+
+func (l *Link) event(kind EventKind, point, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if kind == EventSecurity {
+		l.log.Warn(msg, "event", kind.String(), "point", point)
+	} else {
+		l.log.Info(msg, "event", kind.String(), "point", point)
+	}
+	l.cfg.Events(Event{Time: time.Now(), Kind: kind, Link: l.cfg.Name, Point: point, Message: msg})
+}
+
+func (l *Link) notify() {
+	select {
+	case l.changed <- struct{}{}:
+	default:
+	}
+}
+
+// publish derives the link state from its connections. Call with mu held.
+func (l *Link) publishLocked() {
+	s := Disconnected
+	switch {
+	case l.active != nil:
+		s = Active
+	default:
+		for i, c := range l.conns {
+			if c != nil {
+				s = Stopped
+				break
+			}
+			if l.dialing[i] {
+				s = Connecting
+			}
+		}
+	}
+	if s != l.state {
+		from := l.state
+		l.state, l.since = s, time.Now()
+		msg := fmt.Sprintf("link %s: %v -> %v", l.cfg.Name, from, s)
+		if l.activeAddr != "" && s == Active {
+			msg += " via " + l.activeAddr
+		}
+		l.cfg.Events(Event{Time: l.since, Kind: EventLinkState, Link: l.cfg.Name, Message: msg})
+		l.log.Info("link state", "state", s.String(), "from", from.String())
+	}
+}
+
+// Run keeps the link up until ctx ends: every address is connected and
+// supervised; one connection at a time is started. When ctx ends the
+// active connection is stopped with STOPDT and everything is closed.
+func (l *Link) Run(ctx context.Context) error {
+	connCtx, cancelConns := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range l.cfg.Addresses {
+		wg.Add(1)
+		go func() { defer wg.Done(); l.supervise(connCtx, i) }()
+	}
+	defer func() {
+		cancelConns()
+		wg.Wait()
+		l.mu.Lock()
+		l.active, l.activeAddr = nil, ""
+		l.publishLocked()
+		l.mu.Unlock()
+		l.cache.SetCommFail(l.cfg.Name, true, time.Now())
+	}()
+	var active *iec104.Conn
+	for {
+		if active == nil {
+			active = l.activate(ctx, connCtx)
+		}
+		var activeDone <-chan struct{}
+		if active != nil {
+			activeDone = active.Done()
+		}
+		select {
+		case <-ctx.Done():
+			if active != nil {
+				stopCtx, cancel := context.WithTimeout(context.Background(), l.cfg.APCI.T1)
+				if err := active.StopDT(stopCtx); err != nil {
+					l.log.Warn("STOPDT at shutdown", "err", err)
+				}
+				cancel()
+			}
+			return nil
+		case <-l.changed:
+		case <-activeDone:
+			l.lost(active)
+			active = nil
+		}
+	}
+}
+
+// lost handles the end of the active connection.
+func (l *Link) lost(c *iec104.Conn) {
+	now := time.Now()
+	l.mu.Lock()
+	if l.active == c {
+		l.active, l.activeAddr = nil, ""
+	}
+	l.giStart = time.Time{}
+	clear(l.pendingSys)
+	l.publishLocked()
+	l.mu.Unlock()
+	l.cache.SetCommFail(l.cfg.Name, true, now)
+	if cmd := l.cmd.Load(); cmd != nil {
+		cmd.linkLost(l, c.Err())
+	}
+}
+
+// activate starts data transfer on the first connected address in order of
+// preference; a connection that refuses is closed (its supervisor redials).
+func (l *Link) activate(ctx, connCtx context.Context) *iec104.Conn {
+	for {
+		l.mu.Lock()
+		var cand *iec104.Conn
+		var addr string
+		for i, c := range l.conns {
+			if c != nil && c.State() == iec104.StateStopped {
+				cand, addr = c, l.cfg.Addresses[i]
+				break
+			}
+		}
+		l.mu.Unlock()
+		if cand == nil || ctx.Err() != nil {
+			return nil
+		}
+		if err := cand.StartDT(ctx); err != nil {
+			l.log.Warn("STARTDT failed", "address", addr, "err", err)
+			cand.Close()
+			continue
+		}
+		l.mu.Lock()
+		l.active, l.activeAddr = cand, addr
+		l.publishLocked()
+		l.mu.Unlock()
+		go l.duties(connCtx, cand)
+		return cand
+	}
+}
+
+// supervise keeps a connection to address i, redialling with backoff.
+func (l *Link) supervise(ctx context.Context, i int) {
+	addr := l.cfg.Addresses[i]
+	backoff := l.cfg.BackoffMin
+	first := true
+	for ctx.Err() == nil {
+		if !first {
+			l.reconnects.Add(1)
+		}
+		first = false
+		l.mu.Lock()
+		l.dialing[i] = true
+		l.publishLocked()
+		l.mu.Unlock()
+		nc, err := iec104.Dial(ctx, addr, l.cfg.APCI.T0, l.cfg.TLS)
+		l.mu.Lock()
+		l.dialing[i] = false
+		l.publishLocked()
+		l.mu.Unlock()
+		if err == nil {
+			var up time.Duration
+			up, err = l.serve(ctx, i, nc)
+			if up >= l.cfg.BackoffMax || up >= 10*l.cfg.APCI.T1 {
+				backoff = l.cfg.BackoffMin
+			}
+		} else {
+			l.connectFailed(addr, err)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		l.log.Info("reconnecting", "address", addr, "after", backoff, "err", err)
+		// Full jitter in [backoff/2, backoff], so that links do not redial in step.
+		d := backoff/2 + rand.N(backoff/2+1)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, l.cfg.BackoffMax)
+	}
+}
+
+func (l *Link) connectFailed(addr string, err error) {
+	var tlsErr bool
+	var rec tls.RecordHeaderError
+	var cv *tls.CertificateVerificationError
+	switch {
+	case errors.Is(err, iec104.ErrPeerUntrusted), errors.Is(err, iec104.ErrPeerNotPinned), errors.Is(err, iec104.ErrNoPeerCert),
+		errors.As(err, &rec), errors.As(err, &cv):
+		tlsErr = true
+	}
+	if tlsErr {
+		l.countErr("tls")
+		l.event(EventSecurity, "", "TLS connection to %s refused: %v", addr, err)
+		return
+	}
+	l.countErr("connect")
+	l.log.Debug("connect failed", "address", addr, "err", err)
+}
+
+// serve runs one connection to address i until it ends.
+func (l *Link) serve(ctx context.Context, i int, nc net.Conn) (time.Duration, error) {
+	addr := l.cfg.Addresses[i]
+	start := time.Now()
+	var w *captureWriter
+	if l.cfg.Capture.Dir != "" {
+		var err error
+		if w, err = openCapture(l.cfg.Name, l.cfg.Capture, nc); err != nil {
+			l.countErr("capture")
+			l.log.Error("traffic capture", "err", err)
+		}
+	}
+	c, err := iec104.NewConn(nc, iec104.Options{
+		Role:   iec104.Controlling,
+		Config: l.cfg.APCI,
+		Logger: l.log,
+		Tap: func(sent bool, apdu []byte) {
+			now := time.Now()
+			if sent {
+				l.txFrames.Add(1)
+			} else {
+				l.rxFrames.Add(1)
+			}
+			l.ring.add(now, sent, addr, apdu)
+			if w != nil {
+				w.write(now, sent, apdu)
+			}
+		},
+		OnASDU: func(b []byte) { l.receive(b) },
+	})
+	if err != nil {
+		nc.Close()
+		return 0, err
+	}
+	l.mu.Lock()
+	l.conns[i] = c
+	l.publishLocked()
+	l.mu.Unlock()
+	l.notify()
+	err = c.Run(ctx)
+	if w != nil {
+		w.close(time.Now())
+	}
+	l.mu.Lock()
+	l.conns[i] = nil
+	l.publishLocked()
+	l.mu.Unlock()
+	l.notify()
+	if rtt := c.Stats().TestRTT; rtt > 0 {
+		l.testRTT.Store(int64(rtt))
+	}
+	if err != nil {
+		var pe *iec104.ProtocolError
+		if errors.As(err, &pe) {
+			kind := "protocol"
+			var de *iec104.DecodeError
+			if errors.As(err, &de) {
+				kind = "malformed_apdu"
+			}
+			l.countErr(kind)
+			l.event(EventAnomaly, "", "connection to %s closed: %v", addr, err)
+		} else {
+			l.countErr("io")
+		}
+	}
+	return time.Since(start), err
+}
+
+// duties runs interrogation, clock sync and counter interrogation on the
+// active connection until it ends.
+func (l *Link) duties(ctx context.Context, c *iec104.Conn) {
+	tick := func(d time.Duration) (<-chan time.Time, func()) {
+		if d <= 0 {
+			return nil, func() {}
+		}
+		t := time.NewTicker(d)
+		return t.C, t.Stop
+	}
+	giC, stopGI := tick(l.cfg.InterrogationPeriod)
+	defer stopGI()
+	csC, stopCS := tick(l.cfg.ClockSyncPeriod)
+	defer stopCS()
+	ciC, stopCI := tick(l.cfg.CounterPeriod)
+	defer stopCI()
+	// Clock first: time tags of what the interrogation brings are then right.
+	if l.cfg.ClockSync {
+		l.system(ctx, c, iec104.C_CS_NA_1, iec104.Object{Time: iec104.NewCP56(time.Now(), l.cfg.ClockZone)})
+	}
+	l.system(ctx, c, iec104.C_IC_NA_1, iec104.Object{Qualifier: 20})
+	if l.cfg.CounterPeriod > 0 {
+		l.system(ctx, c, iec104.C_CI_NA_1, iec104.Object{Qualifier: 5})
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.Done():
+			return
+		case <-giC:
+			l.system(ctx, c, iec104.C_IC_NA_1, iec104.Object{Qualifier: 20})
+		case <-l.gi:
+			l.system(ctx, c, iec104.C_IC_NA_1, iec104.Object{Qualifier: 20})
+		case <-csC:
+			l.system(ctx, c, iec104.C_CS_NA_1, iec104.Object{Time: iec104.NewCP56(time.Now(), l.cfg.ClockZone)})
+		case <-ciC:
+			l.system(ctx, c, iec104.C_CI_NA_1, iec104.Object{Qualifier: 5})
+		}
+	}
+}
+
+// system sends a system command (IOA 0) in activation.
+func (l *Link) system(ctx context.Context, c *iec104.Conn, t iec104.TypeID, o iec104.Object) {
+	b, err := iec104.AppendASDU(nil, iec104.Header{Type: t, Cause: iec104.CauseActivation, OA: l.cfg.OA, CA: l.cfg.CA}, []iec104.Object{o})
+	if err != nil {
+		l.log.Error("encode system command", "type", t, "err", err)
+		return
+	}
+	now := time.Now()
+	l.mu.Lock()
+	l.pendingSys[t] = now
+	if t == iec104.C_IC_NA_1 {
+		l.giStart = now
+	}
+	l.mu.Unlock()
+	if err := c.Send(ctx, b); err != nil {
+		l.mu.Lock()
+		delete(l.pendingSys, t)
+		l.mu.Unlock()
+		l.log.Debug("system command not sent", "type", t, "err", err)
+		return
+	}
+	l.txObjects.Add(1)
+}
+
+// sendCommand sends an ASDU on the active connection.
+func (l *Link) sendCommand(ctx context.Context, b []byte) error {
+	l.mu.Lock()
+	c := l.active
+	l.mu.Unlock()
+	if c == nil {
+		return ErrLinkNotActive
+	}
+	if err := c.Send(ctx, b); err != nil {
+		if errors.Is(err, iec104.ErrNotStarted) || errors.Is(err, iec104.ErrClosed) {
+			return fmt.Errorf("%w: %w", ErrLinkNotActive, err)
+		}
+		return err
+	}
+	l.txObjects.Add(1)
+	return nil
+}
