@@ -44,6 +44,23 @@ func (s State) String() string {
 // ErrLinkNotActive is returned for requests that need an active link.
 var ErrLinkNotActive = errors.New("link is not active")
 
+// ErrSystemPending is returned by System while another System call waits
+// for a request of the same type.
+var ErrSystemPending = errors.New("a request of this type is already pending")
+
+// RefusedError is a station's negative answer to a system command.
+type RefusedError struct {
+	Link  string
+	Type  iec104.TypeID
+	Cause iec104.Cause
+	CA    uint16
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("frontstation: link %s: station CA %d refused %v: %s", e.Link, e.CA, e.Type,
+		describeNegative(iec104.Header{Cause: e.Cause, Negative: true}))
+}
+
 // PointMap binds a point of the cache to its IEC address on a link.
 type PointMap struct {
 	Point  points.Handle
@@ -77,6 +94,25 @@ type LinkConfig struct {
 	ClockZone           *time.Location // zone of the clock we send; nil: UTC
 	CounterPeriod       time.Duration  // counter interrogation every period (and after activation); 0: never
 	DeviceZone          *time.Location // zone of the device's time tags; nil: UTC
+
+	// Manual: nothing is sent on activation or when the station reports its
+	// initialisation (no clock sync, interrogation or counter
+	// interrogation); the periodic ones still run when their periods are
+	// set, and System sends on request.
+	Manual bool
+	// Once: no reconnection. Each address is connected once; Run returns
+	// with the reason when the active connection ends, or when every
+	// address has failed.
+	Once bool
+	// Observe, when set, gets every well-formed ASDU received, with its
+	// decoded objects (none for a type this stack cannot decode), before
+	// the link handles it (malformed ones raise an anomaly event instead). It runs on the receive path: it must not
+	// block, and the slices are valid only during the call.
+	Observe func(a iec104.ASDU, objs []iec104.Object, at time.Time)
+	// QuietUnmapped: objects at addresses that map to no point are counted
+	// (Stats.UnknownObjects) but raise no event; for a link that maps no
+	// points on purpose and observes everything instead.
+	QuietUnmapped bool
 
 	BackoffMin, BackoffMax time.Duration // reconnect delay, doubled per failure with jitter; 0: 1 s and 30 s
 	TrafficBuffer          int           // frames kept for the traffic view; 0: 500
@@ -130,6 +166,9 @@ type Link struct {
 	lastGI     time.Time                   // guarded by mu
 	giTime     time.Duration               // guarded by mu
 	pendingSys map[iec104.TypeID]time.Time // guarded by mu; system commands sent and not yet confirmed
+	sysWaits   map[iec104.TypeID]*sysWait  // guarded by mu; System calls waiting, by type
+	activeCh   chan struct{}               // guarded by mu; closed while the link is active
+	onceErrs   []error                     // guarded by mu; Once: why each address failed
 	changed    chan struct{}
 
 	rxFrames, txFrames, rxObjects, txObjects, reconnects, replays, unknownObjs atomic.Uint64
@@ -185,6 +224,9 @@ func NewLink(cfg LinkConfig, cache *points.Cache) (*Link, error) {
 		errs:       map[string]uint64{},
 		unknown:    map[addrKey]uint64{},
 		pendingSys: map[iec104.TypeID]time.Time{},
+		sysWaits:   map[iec104.TypeID]*sysWait{},
+		activeCh:   make(chan struct{}),
+		onceErrs:   make([]error, len(cfg.Addresses)),
 		changed:    make(chan struct{}, 1),
 	}
 	for _, p := range cfg.Points {
@@ -295,6 +337,12 @@ func (l *Link) publishLocked() {
 	if s != l.state {
 		from := l.state
 		l.state, l.since = s, time.Now()
+		switch {
+		case s == Active:
+			close(l.activeCh)
+		case from == Active:
+			l.activeCh = make(chan struct{})
+		}
 		msg := fmt.Sprintf("link %s: %v -> %v", l.cfg.Name, from, s)
 		if l.activeAddr != "" && s == Active {
 			msg += " via " + l.activeAddr
@@ -313,6 +361,12 @@ func (l *Link) Run(ctx context.Context) error {
 	for i := range l.cfg.Addresses {
 		wg.Add(1)
 		go func() { defer wg.Done(); l.supervise(connCtx, i) }()
+	}
+	// Once: closed when every supervisor has given up.
+	var noneLeft chan struct{}
+	if l.cfg.Once {
+		noneLeft = make(chan struct{})
+		go func() { wg.Wait(); close(noneLeft) }()
 	}
 	defer func() {
 		cancelConns()
@@ -345,8 +399,58 @@ func (l *Link) Run(ctx context.Context) error {
 		case <-l.changed:
 		case <-activeDone:
 			l.lost(active)
+			if l.cfg.Once {
+				return l.endError(active)
+			}
 			active = nil
+		case <-noneLeft:
+			if active != nil { // its supervisor has returned: it has ended
+				<-activeDone
+				l.lost(active)
+				return l.endError(active)
+			}
+			l.mu.Lock()
+			err := errors.Join(l.onceErrs...)
+			l.mu.Unlock()
+			if err == nil {
+				err = fmt.Errorf("frontstation: link %s: no connection", l.cfg.Name)
+			}
+			return err
 		}
+	}
+}
+
+// endError says why the active connection c ended, for Once.
+func (l *Link) endError(c *iec104.Conn) error {
+	if err := c.Err(); err != nil {
+		return fmt.Errorf("frontstation: link %s: connection to %s lost: %w", l.cfg.Name, c.RemoteAddr(), err)
+	}
+	return fmt.Errorf("frontstation: link %s: connection to %s closed", l.cfg.Name, c.RemoteAddr())
+}
+
+// onceFailed records why address i failed, for Once; the first reason wins.
+func (l *Link) onceFailed(i int, err error) {
+	if !l.cfg.Once {
+		return
+	}
+	l.mu.Lock()
+	if l.onceErrs[i] == nil {
+		l.onceErrs[i] = err
+	}
+	l.mu.Unlock()
+}
+
+// WaitActive returns once the link is active (at once if it is), or with
+// context.Cause(ctx) when ctx ends first.
+func (l *Link) WaitActive(ctx context.Context) error {
+	l.mu.Lock()
+	ch := l.activeCh
+	l.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
 }
 
@@ -359,6 +463,10 @@ func (l *Link) lost(c *iec104.Conn) {
 	}
 	l.giStart = time.Time{}
 	clear(l.pendingSys)
+	for t, w := range l.sysWaits {
+		delete(l.sysWaits, t)
+		w.done <- fmt.Errorf("frontstation: link %s: %v: %w: %v", l.cfg.Name, t, ErrLinkNotActive, connLost(c))
+	}
 	l.publishLocked()
 	l.mu.Unlock()
 	l.cache.SetCommFail(l.cfg.Name, true, now)
@@ -374,9 +482,10 @@ func (l *Link) activate(ctx, connCtx context.Context) *iec104.Conn {
 		l.mu.Lock()
 		var cand *iec104.Conn
 		var addr string
+		idx := -1
 		for i, c := range l.conns {
 			if c != nil && c.State() == iec104.StateStopped {
-				cand, addr = c, l.cfg.Addresses[i]
+				cand, addr, idx = c, l.cfg.Addresses[i], i
 				break
 			}
 		}
@@ -386,6 +495,9 @@ func (l *Link) activate(ctx, connCtx context.Context) *iec104.Conn {
 		}
 		if err := cand.StartDT(ctx); err != nil {
 			l.log.Warn("STARTDT failed", "address", addr, "err", err)
+			if ctx.Err() == nil {
+				l.onceFailed(idx, fmt.Errorf("frontstation: link %s: STARTDT on %s: %w", l.cfg.Name, addr, err))
+			}
 			cand.Close()
 			continue
 		}
@@ -423,10 +535,17 @@ func (l *Link) supervise(ctx context.Context, i int) {
 			if up >= l.cfg.BackoffMax || up >= 10*l.cfg.APCI.T1 {
 				backoff = l.cfg.BackoffMin
 			}
+			if l.cfg.Once {
+				if err == nil {
+					err = errors.New("connection closed")
+				}
+				l.onceFailed(i, fmt.Errorf("frontstation: link %s: connection to %s: %w", l.cfg.Name, addr, err))
+			}
 		} else {
 			l.connectFailed(addr, err)
+			l.onceFailed(i, fmt.Errorf("frontstation: link %s: connect to %s: %w", l.cfg.Name, addr, err))
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || l.cfg.Once {
 			return
 		}
 		l.log.Info("reconnecting", "address", addr, "after", backoff, "err", err)
@@ -546,11 +665,13 @@ func (l *Link) duties(ctx context.Context, c *iec104.Conn) {
 	ciC, stopCI := tick(l.cfg.CounterPeriod)
 	defer stopCI()
 	// Clock first: time tags of what the interrogation brings are then right.
-	if l.cfg.ClockSync {
+	if l.cfg.ClockSync && !l.cfg.Manual {
 		l.system(ctx, c, iec104.C_CS_NA_1, iec104.Object{Time: iec104.NewCP56(time.Now(), l.cfg.ClockZone)})
 	}
-	l.system(ctx, c, iec104.C_IC_NA_1, iec104.Object{Qualifier: 20})
-	if l.cfg.CounterPeriod > 0 {
+	if !l.cfg.Manual {
+		l.system(ctx, c, iec104.C_IC_NA_1, iec104.Object{Qualifier: 20})
+	}
+	if l.cfg.CounterPeriod > 0 && !l.cfg.Manual {
 		l.system(ctx, c, iec104.C_CI_NA_1, iec104.Object{Qualifier: 5})
 	}
 	for {
@@ -573,10 +694,18 @@ func (l *Link) duties(ctx context.Context, c *iec104.Conn) {
 
 // system sends a system command (IOA 0) in activation.
 func (l *Link) system(ctx context.Context, c *iec104.Conn, t iec104.TypeID, o iec104.Object) {
+	if err := l.sendSystem(ctx, c, t, o); err != nil {
+		l.log.Debug("system command not sent", "type", t, "err", err)
+	}
+}
+
+// sendSystem sends a system command (IOA 0) in activation and marks it
+// pending until its confirmation.
+func (l *Link) sendSystem(ctx context.Context, c *iec104.Conn, t iec104.TypeID, o iec104.Object) error {
 	b, err := iec104.AppendASDU(nil, iec104.Header{Type: t, Cause: iec104.CauseActivation, OA: l.cfg.OA, CA: l.cfg.CA}, []iec104.Object{o})
 	if err != nil {
 		l.log.Error("encode system command", "type", t, "err", err)
-		return
+		return err
 	}
 	now := time.Now()
 	l.mu.Lock()
@@ -589,10 +718,99 @@ func (l *Link) system(ctx context.Context, c *iec104.Conn, t iec104.TypeID, o ie
 		l.mu.Lock()
 		delete(l.pendingSys, t)
 		l.mu.Unlock()
-		l.log.Debug("system command not sent", "type", t, "err", err)
-		return
+		return err
 	}
 	l.txObjects.Add(1)
+	return nil
+}
+
+// sysWait is a System call waiting for its answer.
+type sysWait struct {
+	confirmed time.Time  // guarded by Link.mu: when ACTCON came (interrogations)
+	done      chan error // buffered 1; whoever removes the sysWait from Link.sysWaits sends once
+}
+
+// System sends a system command on the active connection and waits until
+// it is complete: ACTTERM for a station or group interrogation (C_IC_NA_1,
+// qualifier the QOI: 20 for the station, 21..36 for groups 1..16) and a
+// counter interrogation (C_CI_NA_1, qualifier the QCC, e.g. 5 for all
+// counters, read without freeze); ACTCON for clock synchronisation
+// (C_CS_NA_1 with the current time in ClockZone; qualifier unused) and the
+// test command (C_TS_TA_1, qualifier the test sequence counter). It
+// returns a *RefusedError when the station answers negatively, an error
+// wrapping ErrLinkNotActive when there is no active connection or it is
+// lost, and one wrapping ctx.Err() (saying whether ACTCON came) when ctx
+// ends first: ctx bounds the wait. The objects an interrogation brings are
+// handled as always; Observe sees them before System returns.
+func (l *Link) System(ctx context.Context, t iec104.TypeID, qualifier uint8) error {
+	var o iec104.Object
+	switch t {
+	case iec104.C_IC_NA_1, iec104.C_CI_NA_1:
+		o.Qualifier = qualifier
+	case iec104.C_CS_NA_1:
+		o.Time = iec104.NewCP56(time.Now(), l.cfg.ClockZone)
+	case iec104.C_TS_TA_1:
+		o.TSC, o.Time = uint16(qualifier), iec104.NewCP56(time.Now(), l.cfg.ClockZone)
+	default:
+		return fmt.Errorf("frontstation: link %s: %v is not a system command System sends", l.cfg.Name, t)
+	}
+	w := &sysWait{done: make(chan error, 1)}
+	l.mu.Lock()
+	c := l.active
+	if c == nil {
+		l.mu.Unlock()
+		return fmt.Errorf("frontstation: link %s: %v: %w", l.cfg.Name, t, ErrLinkNotActive)
+	}
+	if _, busy := l.sysWaits[t]; busy {
+		l.mu.Unlock()
+		return fmt.Errorf("frontstation: link %s: %v: %w", l.cfg.Name, t, ErrSystemPending)
+	}
+	l.sysWaits[t] = w
+	l.mu.Unlock()
+	// removed reports whether w was still waiting, and stops it waiting.
+	removed := func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.sysWaits[t] != w {
+			return false
+		}
+		delete(l.sysWaits, t)
+		return true
+	}
+	sent := time.Now()
+	if err := l.sendSystem(ctx, c, t, o); err != nil {
+		if !removed() {
+			return <-w.done // lost meanwhile: say so
+		}
+		if errors.Is(err, iec104.ErrNotStarted) || errors.Is(err, iec104.ErrClosed) {
+			return fmt.Errorf("frontstation: link %s: %v not sent: %w: %w", l.cfg.Name, t, ErrLinkNotActive, err)
+		}
+		return fmt.Errorf("frontstation: link %s: %v not sent: %w", l.cfg.Name, t, err)
+	}
+	select {
+	case err := <-w.done:
+		return err
+	case <-ctx.Done():
+		if !removed() {
+			return <-w.done // answered meanwhile
+		}
+		l.mu.Lock()
+		conf := w.confirmed
+		l.mu.Unlock()
+		if conf.IsZero() {
+			return fmt.Errorf("frontstation: link %s: no ACTCON for %v after %v: %w", l.cfg.Name, t, time.Since(sent).Round(time.Millisecond), ctx.Err())
+		}
+		return fmt.Errorf("frontstation: link %s: %v confirmed after %v, no ACTTERM after %v: %w", l.cfg.Name, t,
+			conf.Sub(sent).Round(time.Millisecond), time.Since(sent).Round(time.Millisecond), ctx.Err())
+	}
+}
+
+// connLost says why connection c ended.
+func connLost(c *iec104.Conn) string {
+	if err := c.Err(); err != nil {
+		return "connection lost: " + err.Error()
+	}
+	return "connection closed"
 }
 
 // sendCommand sends an ASDU on the active connection.

@@ -44,12 +44,19 @@ func (l *Link) receive(b []byte) {
 		l.event(EventAnomaly, "", "malformed ASDU % X: %v", b, err)
 		return
 	}
+	if l.cfg.Observe != nil {
+		l.observe(a, now)
+	}
 	switch {
 	case a.Type == iec104.M_EI_NA_1:
 		l.rxObjects.Add(uint64(a.Count))
 		coi := -1
 		if len(a.Payload) > 0 {
 			coi = int(a.Payload[len(a.Payload)-1])
+		}
+		if l.cfg.Manual {
+			l.event(EventDevice, "", "station CA %d reports end of initialisation (COI %d)", a.CA, coi)
+			break
 		}
 		l.event(EventDevice, "", "station CA %d reports end of initialisation (COI %d): interrogating", a.CA, coi)
 		l.Interrogate()
@@ -69,6 +76,18 @@ func (l *Link) receive(b []byte) {
 		l.countErr("unknown_type")
 		l.event(EventAnomaly, "", "ASDU of unknown type %d (cause %v, CA %d, %d objects) ignored", uint8(a.Type), a.Cause, a.CA, a.Count)
 	}
+}
+
+// observe hands an ASDU and its objects to LinkConfig.Observe.
+func (l *Link) observe(a iec104.ASDU, now time.Time) {
+	l.rxMu.Lock()
+	defer l.rxMu.Unlock()
+	objs, err := a.Objects(l.objBuf[:0])
+	l.objBuf = objs
+	if err != nil {
+		objs = nil
+	}
+	l.cfg.Observe(a, objs, now)
 }
 
 // monitor maps process information to points and applies it.
@@ -139,7 +158,7 @@ func (l *Link) unknownAddress(k addrKey, t iec104.TypeID) {
 	n := l.unknown[k]
 	l.unknown[k] = n + 1
 	l.mu.Unlock()
-	if n == 0 {
+	if n == 0 && !l.cfg.QuietUnmapped {
 		l.event(EventAnomaly, "", "%v at CA %d IOA %d maps to no point (counted, logged once)", t, k.ca, k.ioa)
 	}
 }
@@ -179,18 +198,30 @@ func (l *Link) systemResponse(a iec104.ASDU, now time.Time) {
 	l.mu.Lock()
 	sent, pending := l.pendingSys[a.Type]
 	var done bool
+	var result error // for a waiting System call
 	switch {
 	case !pending:
 	case a.IsNegative():
 		delete(l.pendingSys, a.Type)
+		done = true
+		result = &RefusedError{Link: l.cfg.Name, Type: a.Type, Cause: a.Cause, CA: a.CA}
 	case a.Cause == iec104.CauseActivationCon && a.Type != iec104.C_IC_NA_1 && a.Type != iec104.C_CI_NA_1:
 		delete(l.pendingSys, a.Type)
+		done = true
+	case a.Cause == iec104.CauseActivationCon:
+		if w := l.sysWaits[a.Type]; w != nil {
+			w.confirmed = now
+		}
 	case a.Cause == iec104.CauseActivationTerm:
 		delete(l.pendingSys, a.Type)
 		done = true
 		if a.Type == iec104.C_IC_NA_1 && !l.giStart.IsZero() {
 			l.lastGI, l.giTime, l.giStart = now, now.Sub(l.giStart), time.Time{}
 		}
+	}
+	if w := l.sysWaits[a.Type]; done && w != nil {
+		delete(l.sysWaits, a.Type)
+		w.done <- result
 	}
 	l.mu.Unlock()
 	switch {
@@ -200,6 +231,6 @@ func (l *Link) systemResponse(a iec104.ASDU, now time.Time) {
 		l.countErr("negative_con")
 		l.event(EventDevice, "", "station CA %d refused %v (cause %v, negative)", a.CA, a.Type, a.Cause)
 	case done:
-		l.log.Debug("system command complete", "type", a.Type, "took", now.Sub(sent))
+		l.log.Debug("system command complete", "type", a.Type, "cause", a.Cause, "took", now.Sub(sent))
 	}
 }

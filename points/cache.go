@@ -428,16 +428,41 @@ func (c *Cache) RunEvery(ctx context.Context, every time.Duration) error {
 
 // notify marks the changed points for every subscriber. It runs after the values are stored and loads the
 // subscriber list after them, so a Subscribe that this write misses published its subscription after the stores:
-// the Snapshot or Resync that follows the Subscribe sees the new values.
+// the Snapshot or Resync that follows the Subscribe sees the new values. It reorders changed.
 func (c *Cache) notify(changed []Handle) {
 	if len(changed) == 0 {
 		return
 	}
 	subs := c.subs.Load()
-	if subs == nil {
+	if subs == nil || len(*subs) == 0 {
 		return
 	}
-	for _, s := range *subs {
-		s.mark(changed)
+	// The changes as bit masks per 64-bit word, computed once for all subscribers. With several subscribers,
+	// sorting first pays: each then does one atomic operation per word rather than per change.
+	if len(*subs) >= sortForSubs {
+		slices.Sort(changed)
 	}
+	var buf [chunk]wordBits
+	words := buf[:0]
+	for _, h := range changed {
+		w := uint32(h) / 64
+		if n := len(words); n > 0 && words[n-1].word == w {
+			words[n-1].bits |= 1 << (h % 64)
+		} else {
+			words = append(words, wordBits{word: w, bits: 1 << (h % 64)})
+		}
+	}
+	for _, s := range *subs {
+		s.mark(words)
+	}
+}
+
+// sortForSubs is the number of subscribers from which notify sorts the changes.
+const sortForSubs = 4
+
+// wordBits is a set of changed handles within one 64-bit word of a subscription's bitset: handles word*64 + i for
+// each bit i set.
+type wordBits struct {
+	word uint32
+	bits uint64
 }

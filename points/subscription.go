@@ -16,8 +16,8 @@ const (
 	pagePoints = pageWords * 64 // handles per page
 )
 
-// keepKeys is the most sort keys a subscription keeps between calls of Next (64 KiB).
-const keepKeys = 8192
+// keepKeys is the most sort keys a subscription keeps between calls of Next (256 KiB).
+const keepKeys = 32768
 
 // page is one page of a subscription's bitsets.
 type page struct {
@@ -34,7 +34,7 @@ type Change struct {
 // Subscription receives the changes of a set of points, coalesced: however many times a point changes before Next,
 // Next returns it once, with its latest value. Its memory is fixed at Subscribe: 256 bytes per page of 1024 handles
 // that holds a point of its filter (every page for a subscription to all points: 2 bits per point) and 8 bytes per
-// page of the cache, plus at most 64 KiB that Next keeps for sorting. One that never reads costs nothing more, and
+// page of the cache, plus at most 256 KiB that Next keeps for sorting. One that never reads costs nothing more, and
 // writers never wait for it.
 type Subscription struct {
 	c     *Cache
@@ -271,23 +271,14 @@ func (s *Subscription) signal() {
 	}
 }
 
-// mark records changed points, in any order and with repeats, as pending where the filter wants them, and signals
-// when one was not pending yet. Consecutive handles in one 64-bit word cost one atomic operation; a point already
-// pending costs a load.
-func (s *Subscription) mark(changed []Handle) {
+// mark records changed points as pending where the filter wants them, and signals when one was not pending yet. A
+// point already pending costs a load.
+func (s *Subscription) mark(words []wordBits) {
 	fresh := false
-	word, acc := -1, uint64(0)
-	for _, h := range changed {
-		if w := int(h / 64); w != word {
-			if acc != 0 && s.markWord(word, acc) {
-				fresh = true
-			}
-			word, acc = w, 0
+	for _, wb := range words {
+		if s.markWord(int(wb.word), wb.bits) {
+			fresh = true
 		}
-		acc |= 1 << (h % 64)
-	}
-	if acc != 0 && s.markWord(word, acc) {
-		fresh = true
 	}
 	if fresh {
 		s.signal()

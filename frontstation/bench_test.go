@@ -1,0 +1,139 @@
+package frontstation
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"hmi/frontstation/iec104"
+	"hmi/points"
+	"hmi/sim"
+)
+
+// cpuTime is the CPU time (user + system) the process has used.
+func cpuTime(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchStation runs n simulators of size points each at rate (sim.Unlimited
+// for full rate) and one link per simulator into one cache.
+func benchStation(b *testing.B, n, size int, rate float64) (*points.Cache, []*Link) {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var defs []points.Def
+	var cfgs []LinkConfig
+	for i := range n {
+		cfg := sim.Generate(size)
+		srv, err := sim.New(sim.Options{Config: cfg, Rate: rate, Seed: uint64(i + 1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { srv.Run(ctx, ln); close(done) }()
+		b.Cleanup(func() { <-done })
+		name := fmt.Sprintf("rtu%d", i)
+		lc := LinkConfig{Name: name, Addresses: []string{ln.Addr().String()}, CA: cfg.CA, APCI: iec104.DefaultConfig()}
+		for _, sp := range cfg.Points {
+			k, _ := points.ParseKind(sp.Kind.String())
+			id := fmt.Sprintf("%s.p%d", name, sp.IOA)
+			defs = append(defs, points.Def{ID: id, Kind: k, Link: name, CA: cfg.CA, IOA: sp.IOA})
+			lc.Points = append(lc.Points, PointMap{ID: id, CA: cfg.CA, IOA: sp.IOA, Kind: k})
+		}
+		cfgs = append(cfgs, lc)
+	}
+	cache, err := points.New(defs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var links []*Link
+	for _, lc := range cfgs {
+		for j := range lc.Points {
+			lc.Points[j].Point, _ = cache.Lookup(lc.Points[j].ID)
+		}
+		l, err := NewLink(lc, cache)
+		if err != nil {
+			b.Fatal(err)
+		}
+		links = append(links, l)
+		done := make(chan struct{})
+		go func() { l.Run(ctx); close(done) }()
+		b.Cleanup(func() { <-done })
+	}
+	b.Cleanup(cancel)
+	for _, l := range links {
+		for l.Stats().LastInterrogation.IsZero() {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return cache, links
+}
+
+func rxObjects(links []*Link) uint64 {
+	var n uint64
+	for _, l := range links {
+		n += l.Stats().RxObjects
+	}
+	return n
+}
+
+// benchIngest measures objects received and applied to the cache while
+// b.N objects arrive. CPU time counts the simulators too: they run in the
+// same process.
+func benchIngest(b *testing.B, links []*Link) {
+	start, cpu0, t0 := rxObjects(links), cpuTime(b), time.Now()
+	b.ResetTimer()
+	for rxObjects(links)-start < uint64(b.N) {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	got, cpu, d := rxObjects(links)-start, cpuTime(b)-cpu0, time.Since(t0)
+	b.ReportMetric(float64(got)/d.Seconds(), "objects/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(got), "cpu-ns/object")
+}
+
+// BenchmarkIngestOneLink: hmi sim at full rate -> one link -> cache.
+func BenchmarkIngestOneLink(b *testing.B) {
+	_, links := benchStation(b, 1, 1000, sim.Unlimited)
+	benchIngest(b, links)
+}
+
+// BenchmarkIngest100Links: 100 simulators at full rate -> 100 links -> one cache.
+func BenchmarkIngest100Links(b *testing.B) {
+	_, links := benchStation(b, 100, 100, sim.Unlimited)
+	benchIngest(b, links)
+}
+
+// BenchmarkInterrogation100k: time from the interrogation command to its
+// ACTTERM with every one of 100 000 points applied.
+func BenchmarkInterrogation100k(b *testing.B) {
+	_, links := benchStation(b, 1, 100_000, 0)
+	l := links[0]
+	st, since := l.State()
+	if st != Active {
+		b.Fatalf("link %v", st)
+	}
+	first := l.Stats().LastInterrogation.Sub(since)
+	var total time.Duration
+	for b.Loop() {
+		before := l.Stats().LastInterrogation
+		l.Interrogate()
+		for l.Stats().LastInterrogation.Equal(before) {
+			time.Sleep(time.Millisecond)
+		}
+		total += l.Stats().InterrogationTime
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/interrogation")
+	b.ReportMetric(float64(first.Milliseconds()), "ms-startdt-to-gi-done")
+}
