@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"hmi/capture"
 	"hmi/frontstation/iec104"
 	"hmi/points"
 	"hmi/sim"
@@ -452,4 +456,62 @@ func TestLinkLossSetsCommFailAndRecovers(t *testing.T) {
 	if p.link.Stats().Reconnects == 0 {
 		t.Fatal("no reconnect counted")
 	}
+}
+
+func TestTrafficCaptureRotates(t *testing.T) {
+	cfg := sim.Generate(64)
+	s := startSim(t, cfg, 2000, "127.0.0.1:0")
+	dir := t.TempDir()
+	start := time.Now()
+	p := newPlant(t, cfg, []string{s.addr}, func(lc *LinkConfig, _ []Control) {
+		lc.Capture = CaptureConfig{Dir: dir, MaxBytes: 4000, MaxFiles: 3}
+	})
+	p.interrogated(start)
+	eventually(t, "several rotations", func() bool { return p.link.Stats().RxFrames > 300 })
+	p.cancel()
+	<-p.done
+	p.done <- nil
+	files, err := filepath.Glob(filepath.Join(dir, "rtu-*.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 3 {
+		t.Fatalf("%d capture files, want the 3 newest kept: %v", len(files), files)
+	}
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A file is rotated once it passes MaxBytes: at most one frame more.
+		if fi.Size() > 4000+400 {
+			t.Errorf("%s: %d bytes, want about 4000 at most", f, fi.Size())
+		}
+		n := 0
+		if err := capture.ReadFile(f, capture.Options{Port: uint16(portOf(t, s.addr))}, func(r *capture.Record) error {
+			if r.Err != nil {
+				t.Errorf("%s: packet %d: %v", f, r.Packet, r.Err)
+			}
+			n++
+			return nil
+		}); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if n == 0 {
+			t.Errorf("%s: no APDU", f)
+		}
+	}
+}
+
+func portOf(t *testing.T, addr string) int {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
