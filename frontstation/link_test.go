@@ -267,10 +267,22 @@ func TestUnknownAddressesCountedAndLoggedOnce(t *testing.T) {
 }
 
 func TestCommandsEveryType(t *testing.T) {
+	for _, timeTag := range []bool{false, true} {
+		t.Run(fmt.Sprintf("time_tag=%v", timeTag), func(t *testing.T) { testCommandsEveryType(t, timeTag) })
+	}
+}
+
+// testCommandsEveryType runs every command of a generated station, with
+// types 45..50 or, with timeTag, 58..63.
+func testCommandsEveryType(t *testing.T, timeTag bool) {
 	cfg := sim.Generate(64)
 	s := startSim(t, cfg, 0, "127.0.0.1:0")
 	start := time.Now()
-	p := newPlant(t, cfg, []string{s.addr}, nil)
+	p := newPlant(t, cfg, []string{s.addr}, func(_ *LinkConfig, ctls []Control) {
+		for i := range ctls {
+			ctls[i].TimeTag = timeTag
+		}
+	})
 	p.interrogated(start)
 	ctx := context.Background()
 	for _, sc := range cfg.Commands {
