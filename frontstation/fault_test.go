@@ -358,3 +358,33 @@ func TestRepeatedEventsAreNotDuplicated(t *testing.T) {
 		t.Fatalf("a newer event was not applied: %+v", cache.Get(h))
 	}
 }
+
+func TestUnknownTypeReportedOnce(t *testing.T) {
+	f := newFakeRTU(t, func(*iec104.Conn, iec104.ASDU, iec104.Object) {})
+	start := time.Now()
+	p := newPlant(t, fakeStation(), []string{f.addr()}, nil)
+	p.interrogated(start)
+	f.mu.Lock()
+	c := f.conn
+	f.mu.Unlock()
+	// Type 99 (reserved), one object of two octets: not a type this stack decodes.
+	raw := []byte{99, 1, byte(iec104.CauseSpontaneous), 0, 1, 0, 0x10, 0, 0, 0xAA, 0xBB}
+	for range 3 {
+		if err := c.Send(context.Background(), raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "three unknown-type ASDUs counted", func() bool { return p.link.Stats().Errors["unknown_type"] == 3 })
+	n := 0
+	for _, e := range p.eventsOf(EventAnomaly) {
+		if strings.Contains(e.Message, "unknown type 99") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d anomaly events for type 99, want 1", n)
+	}
+	if st, _ := p.link.State(); st != Active {
+		t.Fatalf("link %v after unknown types, want active: they are skipped, not fatal", st)
+	}
+}

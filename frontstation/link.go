@@ -153,23 +153,24 @@ type Link struct {
 	cmd   atomic.Pointer[Commander]
 	gi    chan struct{} // ask the active connection's duties for an interrogation
 
-	mu         sync.Mutex
-	state      State                       // guarded by mu
-	since      time.Time                   // guarded by mu
-	active     *iec104.Conn                // guarded by mu
-	activeAddr string                      // guarded by mu
-	conns      []*iec104.Conn              // guarded by mu; per address, nil when not connected
-	dialing    []bool                      // guarded by mu
-	errs       map[string]uint64           // guarded by mu
-	unknown    map[addrKey]uint64          // guarded by mu
-	giStart    time.Time                   // guarded by mu; zero when no interrogation runs
-	lastGI     time.Time                   // guarded by mu
-	giTime     time.Duration               // guarded by mu
-	pendingSys map[iec104.TypeID]time.Time // guarded by mu; system commands sent and not yet confirmed
-	sysWaits   map[iec104.TypeID]*sysWait  // guarded by mu; System calls waiting, by type
-	activeCh   chan struct{}               // guarded by mu; closed while the link is active
-	onceErrs   []error                     // guarded by mu; Once: why each address failed
-	changed    chan struct{}
+	mu           sync.Mutex
+	state        State                       // guarded by mu
+	since        time.Time                   // guarded by mu
+	active       *iec104.Conn                // guarded by mu
+	activeAddr   string                      // guarded by mu
+	conns        []*iec104.Conn              // guarded by mu; per address, nil when not connected
+	dialing      []bool                      // guarded by mu
+	errs         map[string]uint64           // guarded by mu
+	unknownTypes map[iec104.TypeID]uint64    // guarded by mu
+	unknown      map[addrKey]uint64          // guarded by mu
+	giStart      time.Time                   // guarded by mu; zero when no interrogation runs
+	lastGI       time.Time                   // guarded by mu
+	giTime       time.Duration               // guarded by mu
+	pendingSys   map[iec104.TypeID]time.Time // guarded by mu; system commands sent and not yet confirmed
+	sysWaits     map[iec104.TypeID]*sysWait  // guarded by mu; System calls waiting, by type
+	activeCh     chan struct{}               // guarded by mu; closed while the link is active
+	onceErrs     []error                     // guarded by mu; Once: why each address failed
+	changed      chan struct{}
 
 	rxFrames, txFrames, rxObjects, txObjects, reconnects, replays, unknownObjs atomic.Uint64
 	testRTT                                                                    atomic.Int64
@@ -211,23 +212,24 @@ func NewLink(cfg LinkConfig, cache *points.Cache) (*Link, error) {
 		cfg.Events = func(Event) {}
 	}
 	l := &Link{
-		cfg:        cfg,
-		cache:      cache,
-		log:        cfg.Logger.With("link", cfg.Name),
-		index:      make(map[addrKey]PointMap, len(cfg.Points)),
-		ring:       newTrafficRing(cfg.TrafficBuffer),
-		gi:         make(chan struct{}, 1),
-		state:      Disconnected,
-		since:      time.Now(),
-		conns:      make([]*iec104.Conn, len(cfg.Addresses)),
-		dialing:    make([]bool, len(cfg.Addresses)),
-		errs:       map[string]uint64{},
-		unknown:    map[addrKey]uint64{},
-		pendingSys: map[iec104.TypeID]time.Time{},
-		sysWaits:   map[iec104.TypeID]*sysWait{},
-		activeCh:   make(chan struct{}),
-		onceErrs:   make([]error, len(cfg.Addresses)),
-		changed:    make(chan struct{}, 1),
+		cfg:          cfg,
+		cache:        cache,
+		log:          cfg.Logger.With("link", cfg.Name),
+		index:        make(map[addrKey]PointMap, len(cfg.Points)),
+		ring:         newTrafficRing(cfg.TrafficBuffer),
+		gi:           make(chan struct{}, 1),
+		state:        Disconnected,
+		since:        time.Now(),
+		conns:        make([]*iec104.Conn, len(cfg.Addresses)),
+		dialing:      make([]bool, len(cfg.Addresses)),
+		errs:         map[string]uint64{},
+		unknown:      map[addrKey]uint64{},
+		unknownTypes: map[iec104.TypeID]uint64{},
+		pendingSys:   map[iec104.TypeID]time.Time{},
+		sysWaits:     map[iec104.TypeID]*sysWait{},
+		activeCh:     make(chan struct{}),
+		onceErrs:     make([]error, len(cfg.Addresses)),
+		changed:      make(chan struct{}, 1),
 	}
 	for _, p := range cfg.Points {
 		k := addrKey{p.CA, p.IOA, p.Kind}

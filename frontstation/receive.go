@@ -73,9 +73,22 @@ func (l *Link) receive(b []byte) {
 		l.rxObjects.Add(uint64(a.Count))
 		l.systemResponse(a, now)
 	default:
-		l.countErr("unknown_type")
-		l.event(EventAnomaly, "", "ASDU of unknown type %d (cause %v, CA %d, %d objects) ignored", uint8(a.Type), a.Cause, a.CA, a.Count)
+		if l.unknownType(a.Type) {
+			l.event(EventAnomaly, "", "ASDU of unknown type %d (cause %v, CA %d, %d objects) ignored (counted, reported once per type)", uint8(a.Type), a.Cause, a.CA, a.Count)
+		}
 	}
+}
+
+// unknownType counts an ASDU of a type the link does not handle and
+// reports whether it is the first of that type, so that a device sending
+// one every second does not flood the journal.
+func (l *Link) unknownType(t iec104.TypeID) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs["unknown_type"]++
+	n := l.unknownTypes[t]
+	l.unknownTypes[t] = n + 1
+	return n == 0
 }
 
 // observe hands an ASDU and its objects to LinkConfig.Observe.
@@ -94,8 +107,9 @@ func (l *Link) observe(a iec104.ASDU, now time.Time) {
 func (l *Link) monitor(a iec104.ASDU, now time.Time) {
 	kind, ok := kindOf(a.Type)
 	if !ok {
-		l.countErr("unknown_type")
-		l.event(EventAnomaly, "", "monitor type %v is not supported (cause %v, CA %d)", a.Type, a.Cause, a.CA)
+		if l.unknownType(a.Type) {
+			l.event(EventAnomaly, "", "monitor type %v is not supported (cause %v, CA %d; counted, reported once per type)", a.Type, a.Cause, a.CA)
+		}
 		return
 	}
 	l.rxMu.Lock()
