@@ -92,7 +92,8 @@ type LinkConfig struct {
 	ClockSync           bool           // send clock synchronisation after activation
 	ClockSyncPeriod     time.Duration  // and then every period; 0: only after activation
 	ClockZone           *time.Location // zone of the clock we send; nil: UTC
-	CounterPeriod       time.Duration  // counter interrogation every period (and after activation); 0: never
+	Counters            bool           // counter interrogation after activation
+	CounterPeriod       time.Duration  // and then every period (a period alone implies Counters); 0: only after activation
 	DeviceZone          *time.Location // zone of the device's time tags; nil: UTC
 
 	// Manual: nothing is sent on activation or when the station reports its
@@ -673,7 +674,7 @@ func (l *Link) duties(ctx context.Context, c *iec104.Conn) {
 	if !l.cfg.Manual {
 		l.system(ctx, c, iec104.C_IC_NA_1, iec104.Object{Qualifier: 20})
 	}
-	if l.cfg.CounterPeriod > 0 && !l.cfg.Manual {
+	if (l.cfg.Counters || l.cfg.CounterPeriod > 0) && !l.cfg.Manual {
 		l.system(ctx, c, iec104.C_CI_NA_1, iec104.Object{Qualifier: 5})
 	}
 	for {
