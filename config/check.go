@@ -330,6 +330,7 @@ func (k *checker) check() {
 		c.DataDir = k.resolve(c.DataDir)
 	}
 	k.checkHTTP()
+	k.checkAlarmSettings()
 	k.checkLinks()
 	k.checkPoints()
 	k.checkInterlocks()
@@ -450,6 +451,7 @@ func (k *checker) checkLinks() {
 
 		setDefault(k, join(p, "traffic_buffer"), &l.TrafficBuffer, DefaultTrafficBuffer)
 		k.intRange(join(p, "traffic_buffer"), l.TrafficBuffer, 1, maxTrafficBuffer)
+		k.checkLinkAlarm(p, l)
 	}
 }
 
@@ -574,6 +576,12 @@ func (k *checker) checkPoints() {
 					k.fail(join(sp, "factor"), "must not be 0")
 				}
 			}
+			if pt.Alarm != nil {
+				k.checkPointAlarm(p, pt)
+			}
+			if pt.History != nil {
+				k.checkPointHistory(p, pt)
+			}
 		}
 
 		if c := pt.Control; c != nil {
@@ -666,6 +674,7 @@ func (k *checker) checkControl(cp string, pt *Point, okKind bool) bool {
 	k.duration(sp, &c.SelectTimeout, DefaultSelectTimeout)
 	k.duration(join(cp, "response_timeout"), &c.ResponseTimeout, DefaultResponseTimeout)
 	setDefault(k, join(cp, "actterm"), &c.ActTerm, true)
+	k.checkFailureAlarm(cp, c)
 
 	rp := join(cp, "roles")
 	setDefault(k, rp, &c.Roles, slices.Clone(roles))

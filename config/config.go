@@ -42,6 +42,12 @@ type Config struct {
 	Simulators []*Simulator `yaml:"simulators"`
 	// Metrics is the Prometheus endpoint.
 	Metrics Metrics `yaml:"metrics"`
+	// Alarms are the plant-wide alarm settings.
+	Alarms Alarms `yaml:"alarms"`
+	// History is the retention of the points' recorded values.
+	History History `yaml:"history"`
+	// Events is the retention of the event journal.
+	Events Events `yaml:"events"`
 }
 
 // HTTP is the web server of the HMI.
@@ -120,6 +126,8 @@ type Link struct {
 	// TimeZone is the IANA time zone the station's time tags are in.
 	// Default "UTC".
 	TimeZone string `yaml:"time_zone"`
+	// Alarm is the alarm raised while the link is down.
+	Alarm LinkAlarm `yaml:"alarm"`
 
 	loc *time.Location
 }
@@ -219,6 +227,10 @@ type Point struct {
 	MaxAge Duration `yaml:"max_age"`
 	// Control, when set, makes the point operable.
 	Control *Control `yaml:"control"`
+	// Alarm, when set, raises alarms on the point's value and quality.
+	Alarm *PointAlarm `yaml:"alarm"`
+	// History, when set, records the point's values.
+	History *PointHistory `yaml:"history"`
 }
 
 // Scale is a linear conversion: engineering = raw × Factor + Offset.
@@ -348,6 +360,10 @@ type Control struct {
 	DoNotOperate bool `yaml:"do_not_operate"`
 	// Interlocks must all hold for a command to be accepted.
 	Interlocks []Interlock `yaml:"interlocks"`
+	// FailureAlarmPriority is the priority, 1..4, of the alarm a failed
+	// command on the point raises (cleared by a command that succeeds);
+	// 0 raises none. Default: alarms.command_failure_priority.
+	FailureAlarmPriority int `yaml:"failure_alarm_priority"`
 }
 
 // TypeID returns the type ID the control sends.

@@ -143,7 +143,7 @@ simulators:
 	ctl := p.Control
 	want := Control{Type: ControlDouble, IOA: 100, SBO: true, SelectTimeout: Duration(30 * time.Second),
 		ResponseTimeout: Duration(10 * time.Second), ActTerm: true, Roles: []string{"operator", "engineer", "admin"},
-		Interlocks: []Interlock{{Point: "p", Equals: "off", Reason: "p is not off", Value: 1}}}
+		Interlocks: []Interlock{{Point: "p", Equals: "off", Reason: "p is not off", Value: 1}}, FailureAlarmPriority: 3}
 	if !equalJSON(*ctl, want) || ctl.Interlocks[0].Value != 1 {
 		t.Errorf("Control = %+v, want %+v", *ctl, want)
 	}
@@ -524,7 +524,7 @@ func TestSuggest(t *testing.T) {
 		{"TimeZone", ` (did you mean "time_zone"?)`},
 		{"traffic", ` (did you mean "traffic_buffer"?)`},
 		{"t4", ` (did you mean "t0"?)`},
-		{"sbo", ` (known keys: name, addresses, ca, originator, tls, k, w, t0, t1, t2, t3, interrogation, clock_sync, counter_interrogation, reconnect, capture, traffic_buffer, time_zone)`},
+		{"sbo", ` (known keys: name, addresses, ca, originator, tls, k, w, t0, t1, t2, t3, interrogation, clock_sync, counter_interrogation, reconnect, capture, traffic_buffer, time_zone, alarm)`},
 		{"period", ` ("period" belongs under "interrogation")`},
 	} {
 		if got, _ := suggest(tt.key, reflect.TypeFor[Link]()); got != tt.want {

@@ -55,7 +55,7 @@ data_dir: y
 		yaml: `foo: 1
 `,
 		want: []string{
-			"t.yaml:1:1: unknown key \"foo\" (known keys: data_dir, http, links, points, simulators, metrics)",
+			"t.yaml:1:1: unknown key \"foo\" (known keys: data_dir, http, links, points, simulators, metrics, alarms, history, events)",
 		},
 	},
 	{
@@ -829,6 +829,119 @@ points:
 			"t.yaml:8:19: link: no link named \"a\" (there are no links)",
 			"t.yaml:8:22: ioa: required",
 			"t.yaml:8:29: kind: required",
+		},
+	},
+	{
+		name: "alarms and history",
+		yaml: `links:
+  - {name: a, addresses: ["h:1"], ca: 1, alarm: {priority: 5}}
+alarms: {security_priority: 7, command_failure_priority: -1}
+history: {retention: -1h}
+points:
+  - id: s
+    link: a
+    ioa: 1
+    kind: single
+    labels: [off, on]
+    alarm:
+      priority: 0
+      states: [on, maybe, 1, 2]
+      limits: {h: {value: 1}}
+  - id: f
+    link: a
+    ioa: 2
+    kind: float
+    alarm:
+      states: [1]
+      message: x
+      limits:
+        hh: {value: 90}
+        h: {value: 100, priority: 9}
+        l: {priority: 2}
+        ll: {value: 100}
+        deadband: -1
+        on_delay: 5
+      quality: {priority: 6}
+    history: {deadband: -2}
+  - id: w
+    link: a
+    ioa: 3
+    kind: bitstring
+    labels: [x, y]
+    alarm: {states: [y, 32, z, 1]}
+    history: {}
+  - id: e
+    link: a
+    ioa: 4
+    kind: float
+    alarm: {message: lonely}
+  - id: c
+    link: a
+    ioa: 5
+    kind: single
+    control: {type: single, failure_alarm_priority: 5}
+    alarm: {states: [], limits: {}}
+  - id: d
+    link: a
+    ioa: 6
+    kind: double
+    labels: [open, closed]
+    alarm: {states: [0, open, faulty, 3]}
+`,
+		want: []string{
+			"t.yaml:2:60: priority: 5 out of range 1..4",
+			"t.yaml:3:29: security_priority: 7 out of range 0..4",
+			"t.yaml:3:58: command_failure_priority: -1 out of range 0..4",
+			"t.yaml:4:22: retention: duration \"-1h\" is negative",
+			"t.yaml:12:17: priority: 0 out of range 1..4",
+			"t.yaml:13:20: states[1]: \"maybe\" is not a state of point \"s\" (want 0..1 or off, on)",
+			"t.yaml:13:27: states[2]: \"1\" is the same state as \"on\"",
+			"t.yaml:13:30: states[3]: \"2\" is not a state of point \"s\" (want 0..1 or off, on)",
+			"t.yaml:14:15: limits: a single point takes no limits (limits apply to normalized, scaled and float points)",
+			"t.yaml:20:15: states: a float point has no states (states apply to single, double, step and bitstring points)",
+			"t.yaml:23:21: value: 90 is not above h (100): want ll < l < h < hh",
+			"t.yaml:24:20: value: 100 is not above ll (100): want ll < l < h < hh",
+			"t.yaml:24:35: priority: 9 out of range 1..4",
+			"t.yaml:25:12: value: required",
+			"t.yaml:27:19: deadband: -1, want 0 or more",
+			"t.yaml:28:19: on_delay: \"5\" is not a duration (want a number with a unit: 500ms, 30s, 5m, 1h)",
+			"t.yaml:29:27: priority: 6 out of range 1..4",
+			"t.yaml:30:25: deadband: -2, want 0 or more",
+			"t.yaml:36:25: states[1]: \"32\" is not a bit of point \"w\" (want 0..31 or x, y)",
+			"t.yaml:36:29: states[2]: \"z\" is not a bit of point \"w\" (want 0..31 or x, y)",
+			"t.yaml:36:32: states[3]: \"1\" is the same state as \"y\"",
+			"t.yaml:37:14: history: a bitstring point has no history (history applies to normalized, scaled, float and counter points)",
+			"t.yaml:42:12: alarm: sets no alarm (want states, limits or quality)",
+			"t.yaml:47:53: failure_alarm_priority: 5 out of range 0..4",
+			"t.yaml:48:21: states: want at least one state",
+			"t.yaml:48:33: limits: a single point takes no limits (limits apply to normalized, scaled and float points)",
+			"t.yaml:54:31: states[2]: \"faulty\" is not a state of point \"d\" (want 0..3 or open, closed)",
+		},
+	},
+	{
+		name: "alarms without alarm",
+		yaml: `links:
+  - {name: a, addresses: ["h:1"], ca: 1}
+points:
+  - id: f
+    link: a
+    ioa: 1
+    kind: float
+    alarm:
+      message: high
+      limits: {}
+      quality:
+    history: {max_interval: 1}
+  - {id: t, link: a, ioa: 2, kind: step, alarm: {states: [-65, 63, "-1"], limit: {}}}
+  - {id: n, link: a, ioa: 3, kind: counter, history: {deadband: 5}, alarm: }
+`,
+		want: []string{
+			"t.yaml:9:16: message: applies only with states",
+			"t.yaml:10:15: limits: want at least one of hh, h, l, ll",
+			"t.yaml:12:29: max_interval: \"1\" is not a duration (want a number with a unit: 500ms, 30s, 5m, 1h)",
+			"t.yaml:13:59: states[0]: \"-65\" is not a state of point \"t\" (want -64..63)",
+			"t.yaml:13:75: unknown key \"limit\" (did you mean \"limits\"?)",
+			"t.yaml:14:69: alarm: sets no alarm (want states, limits or quality)",
 		},
 	},
 }

@@ -46,7 +46,7 @@ points:
 		{"bad", []string{"--config", bad}, exitFailure, "",
 			bad + ":2:57: t2: 20s must be less than t1 (15s)\n" +
 				bad + ":4:19: link: no link named \"b\" (links: a)\n" +
-				bad + ":4:44: unknown key \"colour\" (known keys: id, name, area, link, ca, ioa, kind, unit, labels, scale, max_age, control)\n", true},
+				bad + ":4:44: unknown key \"colour\" (known keys: id, name, area, link, ca, ioa, kind, unit, labels, scale, max_age, control, alarm, history)\n", true},
 		{"missing", []string{"--config", missing}, exitFailure, "", missing + ": cannot read: no such file or directory\n", true},
 		{"no config", nil, exitUsage, "", "Usage: hmi check --config FILE...", true},
 		{"extra argument", []string{"--config", good, "x"}, exitUsage, "", "Usage: hmi check --config FILE...", true},
