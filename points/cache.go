@@ -63,7 +63,18 @@ type Cache struct {
 
 	subsMu sync.Mutex                      // guards the writers of subs (Subscribe, Close)
 	subs   atomic.Pointer[[]*Subscription] // copy-on-write list, read without a lock by every change
+
+	// hook is called with every change, uncoalesced (SetHook); set before the cache is shared, then read-only.
+	hook func(Change)
 }
+
+// SetHook makes the cache call fn with every change of a point, as it happens and not coalesced: each value
+// Apply changes (with that value, even when a later update in the same batch changes the point again), and each
+// quality change of SetCommFail and Sweep. It is for the event journal, which must see every change of a
+// discrete point (the sequence of events) where subscribers may skip intermediate values. fn runs on the
+// goroutine that changed the point, possibly several at once for different points, so it must be quick, safe
+// for concurrent use, and must not block. Call SetHook before the cache is shared: it is not synchronised.
+func (c *Cache) SetHook(fn func(Change)) { c.hook = fn }
 
 // link is the state of one front-end link.
 type link struct {
@@ -295,14 +306,21 @@ func (c *Cache) Apply(batch []Update) {
 		s := &c.slots[u.Point]
 		prev := s.lock()
 		s.recv.Store(recv)
-		if q != quality(prev) || val != s.val.Load() || src != s.src.Load() {
+		changedNow := q != quality(prev) || val != s.val.Load() || src != s.src.Load()
+		var sq uint64
+		if changedNow {
 			s.val.Store(val)
 			s.src.Store(src)
-			s.seq.Store(seq.take(s.seq.Load()))
+			sq = seq.take(s.seq.Load())
+			s.seq.Store(sq)
 			changed[n] = u.Point
 			n++
 		}
 		s.unlock(prev, q)
+		if changedNow && c.hook != nil {
+			c.hook(Change{Point: u.Point, Value: Value{Value: u.Value, Quality: q, SourceTime: fromNanos(src),
+				RecvTime: fromNanos(recv), Seq: sq}})
+		}
 
 		if n == chunk {
 			c.notify(changed[:n])
@@ -351,6 +369,9 @@ func (c *Cache) SetCommFail(link string, on bool, at time.Time) {
 		q ^= CommFail
 		s.seq.Store(seq.take(s.seq.Load()))
 		s.unlock(prev, q)
+		if c.hook != nil {
+			c.hook(Change{Point: h, Value: c.Get(h)})
+		}
 		changed[n] = h
 		n++
 		if n == chunk {
@@ -396,6 +417,9 @@ func (c *Cache) Sweep(now time.Time) {
 		}
 		s.seq.Store(c.seq.Add(1))
 		s.unlock(prev, q|Stale)
+		if c.hook != nil {
+			c.hook(Change{Point: h, Value: c.Get(h)})
+		}
 		changed[n] = h
 		n++
 		if n == chunk {

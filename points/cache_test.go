@@ -429,3 +429,36 @@ func TestCommFail(t *testing.T) {
 		t.Errorf(`CommFail("b") = %v, %v, want false, %v`, fail, since, at(4*time.Second))
 	}
 }
+
+func TestHookSeesEveryChange(t *testing.T) {
+	c, err := New([]Def{{ID: "a", Kind: Double, Link: "l"}, {ID: "b", Kind: Float, Link: "l"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Change
+	c.SetHook(func(ch Change) { got = append(got, ch) })
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c.Apply([]Update{
+		{Point: 0, Value: 1, SourceTime: t0, RecvTime: t0},
+		{Point: 0, Value: 2, SourceTime: t0.Add(time.Millisecond), RecvTime: t0},
+		{Point: 0, Value: 2, SourceTime: t0.Add(time.Millisecond), RecvTime: t0}, // no change: no call
+		{Point: 1, Value: 5, RecvTime: t0},
+	})
+	c.SetCommFail("l", true, t0)
+	want := []struct {
+		p Handle
+		v float64
+		q Quality
+	}{{0, 1, 0}, {0, 2, 0}, {1, 5, 0}, {0, 2, CommFail}, {1, 5, CommFail}}
+	if len(got) != len(want) {
+		t.Fatalf("%d hook calls, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		if got[i].Point != w.p || got[i].Value.Value != w.v || got[i].Value.Quality != w.q {
+			t.Errorf("call %d: got point %d value %v quality %v, want %d %v %v", i, got[i].Point, got[i].Value.Value, got[i].Value.Quality, w.p, w.v, w.q)
+		}
+	}
+	if !got[1].Value.SourceTime.Equal(t0.Add(time.Millisecond)) || got[1].Value.Seq <= got[0].Value.Seq {
+		t.Errorf("second change %+v after %+v: want its own source time and a later Seq", got[1].Value, got[0].Value)
+	}
+}

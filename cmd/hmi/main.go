@@ -28,6 +28,7 @@ const (
 
 func commands() map[string]command {
 	return map[string]command{
+		"audit":   {"verify the command audit trail", runAudit},
 		"check":   {"validate a configuration file", runCheck},
 		"decode":  {"decode IEC 104 traffic in pcap/pcapng captures", runDecode},
 		"probe":   {"test an RTU: interrogate, sync its clock, send a command", runProbe},
