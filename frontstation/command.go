@@ -197,7 +197,9 @@ const causeWindow = time.Minute
 
 // NewCommander builds a commander for the controls, on the links (matched
 // by name). onStep, when not nil, gets a copy of the record after every
-// step; it must not block.
+// step, synchronously, before the command goes on: an audit trail commits
+// each step there before the operator is told. It never runs on a
+// connection's receive path.
 func NewCommander(controls []Control, links []*Link, logger *slog.Logger, onStep func(Record)) (*Commander, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -441,7 +443,7 @@ func (c *Commander) run(ctx context.Context, p *pending, step string, state Comm
 			}
 			if o.Select != sel || o.State != firstObjectState(b) {
 				c.addStep(p, Step{Name: step + "_con", At: ev.at, Cause: h.Cause, Latency: lat})
-				c.links[ctl.Link].event(EventSecurity, p.rec.Point, "command %s: %v confirmation does not echo what was sent (S/E %v, state %d)", p.rec.ID, h.Cause, o.Select, o.State)
+				c.links[ctl.Link].security("confirmation_mismatch", p.rec.Point, "command %s: %v confirmation does not echo what was sent (S/E %v, state %d)", p.rec.ID, h.Cause, o.Select, o.State)
 				return c.finish(p, Failed, "the confirmation does not match the command sent")
 			}
 			switch {
@@ -630,9 +632,9 @@ func (c *Commander) response(l *Link, a iec104.ASDU, now time.Time) {
 	case late:
 		l.event(EventAnomaly, "", "late %v %v for CA %d IOA %d after its command timed out: ignored", a.Type, a.Cause, a.CA, objs[0].IOA)
 	case a.Cause == iec104.CauseActivation || a.Cause == iec104.CauseDeactivation:
-		l.event(EventSecurity, "", "the station sent a command %v %v for CA %d IOA %d", a.Type, a.Cause, a.CA, objs[0].IOA)
+		l.security("station_command", "", "the station sent a command %v %v for CA %d IOA %d", a.Type, a.Cause, a.CA, objs[0].IOA)
 	default:
-		l.event(EventSecurity, "", "%v %v for CA %d IOA %d matches no pending command of this HMI", a.Type, a.Cause, a.CA, objs[0].IOA)
+		l.security("unsolicited_confirmation", "", "%v %v for CA %d IOA %d matches no pending command of this HMI", a.Type, a.Cause, a.CA, objs[0].IOA)
 	}
 }
 

@@ -45,6 +45,12 @@ type Event struct {
 	Link    string
 	Point   string // point ID, when the event concerns one
 	Message string
+	// Code classifies security events (one alarm per code): tls,
+	// unsolicited_confirmation, confirmation_mismatch, station_command,
+	// remote_change, local_operation.
+	Code string
+	// State is the link's new state, for EventLinkState.
+	State State
 }
 
 // EventSink receives events. It is called from link goroutines, including a

@@ -304,13 +304,22 @@ func (l *Link) countErr(kind string) {
 }
 
 func (l *Link) event(kind EventKind, point, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if kind == EventSecurity {
-		l.log.Warn(msg, "event", kind.String(), "point", point)
+	l.emit(Event{Kind: kind, Point: point, Message: fmt.Sprintf(format, args...)})
+}
+
+// security reports a security event of the given code.
+func (l *Link) security(code, point, format string, args ...any) {
+	l.emit(Event{Kind: EventSecurity, Code: code, Point: point, Message: fmt.Sprintf(format, args...)})
+}
+
+func (l *Link) emit(e Event) {
+	e.Time, e.Link = time.Now(), l.cfg.Name
+	if e.Kind == EventSecurity {
+		l.log.Warn(e.Message, "event", e.Kind.String(), "code", e.Code, "point", e.Point)
 	} else {
-		l.log.Info(msg, "event", kind.String(), "point", point)
+		l.log.Info(e.Message, "event", e.Kind.String(), "point", e.Point)
 	}
-	l.cfg.Events(Event{Time: time.Now(), Kind: kind, Link: l.cfg.Name, Point: point, Message: msg})
+	l.cfg.Events(e)
 }
 
 func (l *Link) notify() {
@@ -350,7 +359,7 @@ func (l *Link) publishLocked() {
 		if l.activeAddr != "" && s == Active {
 			msg += " via " + l.activeAddr
 		}
-		l.cfg.Events(Event{Time: l.since, Kind: EventLinkState, Link: l.cfg.Name, Message: msg})
+		l.cfg.Events(Event{Time: l.since, Kind: EventLinkState, Link: l.cfg.Name, Message: msg, State: s})
 		l.log.Info("link state", "state", s.String(), "from", from.String())
 	}
 }
@@ -576,7 +585,7 @@ func (l *Link) connectFailed(addr string, err error) {
 	}
 	if tlsErr {
 		l.countErr("tls")
-		l.event(EventSecurity, "", "TLS connection to %s refused: %v", addr, err)
+		l.security("tls", "", "TLS connection to %s refused: %v", addr, err)
 		return
 	}
 	l.countErr("connect")

@@ -67,7 +67,7 @@ func (l *Link) receive(b []byte) {
 		if cmd := l.cmd.Load(); cmd != nil {
 			cmd.response(l, a, now)
 		} else {
-			l.event(EventSecurity, "", "%v %v for CA %d matches no command of this HMI", a.Type, a.Cause, a.CA)
+			l.security("unsolicited_confirmation", "", "%v %v for CA %d matches no command of this HMI", a.Type, a.Cause, a.CA)
 		}
 	case a.Type.IsSystem():
 		l.rxObjects.Add(uint64(a.Count))
@@ -153,10 +153,10 @@ func (l *Link) monitor(a iec104.ASDU, now time.Time) {
 		switch a.Cause {
 		case iec104.CauseReturnRemote:
 			if cmd == nil || !cmd.caused(pm.Point, now) {
-				l.event(EventSecurity, pm.ID, "%s changed to %v by a remote command (cause 11) that this HMI did not send", pm.ID, v)
+				l.security("remote_change", pm.ID, "%s changed to %v by a remote command (cause 11) that this HMI did not send", pm.ID, v)
 			}
 		case iec104.CauseReturnLocal:
-			l.event(EventSecurity, pm.ID, "%s changed to %v by a local operation at the station (cause 12)", pm.ID, v)
+			l.security("local_operation", pm.ID, "%s changed to %v by a local operation at the station (cause 12)", pm.ID, v)
 		}
 		ups = append(ups, u)
 	}
@@ -240,7 +240,7 @@ func (l *Link) systemResponse(a iec104.ASDU, now time.Time) {
 	l.mu.Unlock()
 	switch {
 	case !pending:
-		l.event(EventSecurity, "", "%v %v for CA %d that this HMI did not request", a.Type, a.Cause, a.CA)
+		l.security("unsolicited_confirmation", "", "%v %v for CA %d that this HMI did not request", a.Type, a.Cause, a.CA)
 	case a.IsNegative():
 		l.countErr("negative_con")
 		l.event(EventDevice, "", "station CA %d refused %v (cause %v, negative)", a.CA, a.Type, a.Cause)

@@ -33,8 +33,9 @@ type plantSim struct {
 }
 
 // buildPlant checks that everything in cfg can be built and builds it; it
-// starts nothing. events receives the links' events; it must not block.
-func buildPlant(cfg *config.Config, log *slog.Logger, events frontstation.EventSink) (*plant, error) {
+// starts nothing. events receives the links' events (it must not block);
+// onStep, when not nil, every step of every command (see NewCommander).
+func buildPlant(cfg *config.Config, log *slog.Logger, events frontstation.EventSink, onStep func(frontstation.Record)) (*plant, error) {
 	cache, err := points.New(cfg.Defs())
 	if err != nil {
 		return nil, err
@@ -63,7 +64,7 @@ func buildPlant(cfg *config.Config, log *slog.Logger, events frontstation.EventS
 			ctls = append(ctls, c)
 		}
 	}
-	if p.cmd, err = frontstation.NewCommander(ctls, p.links, log, nil); err != nil {
+	if p.cmd, err = frontstation.NewCommander(ctls, p.links, log, onStep); err != nil {
 		return nil, err
 	}
 	for _, sc := range cfg.Simulators {

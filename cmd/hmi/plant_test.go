@@ -25,10 +25,10 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// exampleOnFreePorts loads config.example.yaml with every simulator (and
-// the link it serves) moved to a free loopback port and the data directory
-// in a temp dir.
-func exampleOnFreePorts(t *testing.T) *config.Config {
+// exampleText is config.example.yaml with every simulator (and the link it
+// serves) moved to a free loopback port and the data directory in a temp
+// dir.
+func exampleText(t *testing.T) string {
 	t.Helper()
 	data, err := os.ReadFile("../../config.example.yaml")
 	if err != nil {
@@ -38,8 +38,13 @@ func exampleOnFreePorts(t *testing.T) *config.Config {
 	for _, port := range []string{"127.0.0.1:2404", "127.0.0.1:2405"} {
 		text = strings.ReplaceAll(text, port, freePort(t))
 	}
-	text = strings.ReplaceAll(text, "./hmi-data", t.TempDir())
-	cfg, err := config.Parse("../../config.example.yaml", []byte(text))
+	return strings.ReplaceAll(text, "./hmi-data", t.TempDir())
+}
+
+// exampleOnFreePorts parses exampleText.
+func exampleOnFreePorts(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("../../config.example.yaml", []byte(exampleText(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +56,7 @@ func exampleOnFreePorts(t *testing.T) *config.Config {
 // that a command goes through.
 func TestPlantFromExampleConfig(t *testing.T) {
 	cfg := exampleOnFreePorts(t)
-	p, err := buildPlant(cfg, slog.New(slog.DiscardHandler), nil)
+	p, err := buildPlant(cfg, slog.New(slog.DiscardHandler), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"hmi/alarms"
+	"hmi/config"
+	"hmi/frontstation"
+	"hmi/store"
+)
+
+// backend is everything of hmi serve but the web server: the front end
+// (plant), the store, the alarm engine, and the recorders that journal
+// point changes, link and security events, alarm transitions and command
+// steps.
+type backend struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	store  *store.Store
+	alarms *alarms.Engine
+	plant  *plant
+	hist   *store.HistoryRecorder
+
+	auditMu sync.Mutex     // guards audited
+	audited map[string]int // command ID -> steps already in the audit trail
+}
+
+// openBackend opens the store and builds everything from cfg; it starts
+// nothing. On error, nothing is left open.
+func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (*backend, error) {
+	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	b := &backend{cfg: cfg, log: log, store: st, audited: map[string]int{}}
+	if b.alarms, err = alarms.New(alarmDefs(cfg), st, log); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if b.plant, err = buildPlant(cfg, log, b.linkEvent, b.commandStep); err != nil {
+		st.Close()
+		return nil, err
+	}
+	b.plant.cache.SetHook(store.NewRecorder(st, b.plant.cache, log).Change)
+	specs := map[string]store.HistorySpec{}
+	for _, p := range cfg.Points {
+		if h := p.History; h != nil {
+			specs[p.ID] = store.HistorySpec{Deadband: h.Deadband, MaxInterval: h.MaxInterval.D()}
+		}
+	}
+	if b.hist, err = store.NewHistoryRecorder(st, b.plant.cache, specs, log); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// run runs the front end, the alarm engine, the history recorder and the
+// retention until ctx ends or one of them fails, then closes the store
+// (committing everything queued).
+func (b *backend) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 5)
+	fail := func(what string, err error) {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	wg.Go(func() { fail("alarms", b.alarms.Run(ctx, b.plant.cache)) })
+	wg.Go(func() { fail("history", b.hist.Run(ctx)) })
+	wg.Go(func() { fail("front end", b.plant.run(ctx)) })
+	if keep := b.cfg.Events.Retention.D(); keep > 0 {
+		wg.Go(func() { fail("retention", b.store.RunRetention(ctx, keep, time.Hour)) })
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		cancel()
+	}
+	wg.Wait()
+	if cerr := b.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// linkEvent journals a front-end event and tells the alarm engine what it
+// must know. It runs on link goroutines: it must not block.
+func (b *backend) linkEvent(e frontstation.Event) {
+	se := store.Event{Time: e.Time, Recv: e.Time, Kind: e.Kind.String(), Point: e.Point, Link: e.Link, Message: e.Message}
+	if e.Kind == frontstation.EventLinkState {
+		se.State = e.State.String()
+		// The engine may not be running yet when the first links connect; it
+		// reads link states from its input queue when it starts.
+		b.alarms.LinkState(alarms.LinkState{Link: e.Link, Up: e.State == frontstation.Active, At: e.Time, Reason: e.Message})
+	}
+	if e.Kind == frontstation.EventSecurity {
+		b.alarms.Security(alarms.SecurityEvent{Kind: e.Code, Link: e.Link, Point: e.Point, Message: e.Message, At: e.Time})
+	}
+	if e.Point != "" {
+		if p := b.cfg.Point(e.Point); p != nil {
+			se.Area = p.Area
+		}
+	}
+	if err := b.store.QueueEvent(se); err != nil && !errors.Is(err, store.ErrQueueFull) {
+		b.log.Error("journal", "err", err)
+	}
+}
+
+// commandStep writes each new step of a command to the hash-chained audit
+// trail (committed before the command goes on) and the journal, and tells
+// the alarm engine how commands end.
+func (b *backend) commandStep(r frontstation.Record) {
+	b.auditMu.Lock()
+	done := b.audited[r.ID]
+	if r.State.Final() {
+		delete(b.audited, r.ID)
+	} else {
+		b.audited[r.ID] = len(r.Steps)
+	}
+	b.auditMu.Unlock()
+	rows := make([]store.AuditRecord, 0, len(r.Steps)-done+1)
+	base := store.AuditRecord{CommandID: r.ID, Point: r.Point, Link: r.Link, Value: r.Value, State: r.State.String(),
+		User: r.Origin.User, Session: r.Origin.Session, Client: r.Origin.Client}
+	for _, s := range r.Steps[done:] {
+		row := base
+		row.At, row.Step, row.Cause, row.Negative = s.At, s.Name, int(s.Cause), s.Negative
+		row.LatencyMS = float64(s.Latency.Microseconds()) / 1000
+		rows = append(rows, row)
+	}
+	if r.State.Final() || len(rows) == 0 {
+		row := base
+		row.At, row.Step, row.Detail = time.Now(), r.State.String(), r.Err
+		rows = append(rows, row)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, row := range rows {
+		if _, err := b.store.AppendAudit(ctx, row); err != nil {
+			b.log.Error("audit", "command", r.ID, "step", row.Step, "err", err)
+		}
+	}
+	if !r.State.Final() {
+		return
+	}
+	// The front end journals the outcome itself (an EventCommand through linkEvent).
+	if r.State == frontstation.Failed {
+		b.alarms.CommandFailed(alarms.CommandFailure{Point: r.Point, Reason: r.Err, At: time.Now()})
+	} else {
+		b.alarms.CommandSucceeded(r.Point, time.Now())
+	}
+}
