@@ -156,15 +156,15 @@ func (e *Engine) signal() {
 func (e *Engine) drainInputs() {
 	e.inMu.Lock()
 	links, cmds, sec := e.inLinks, e.inCmds, e.inSec
-	if len(links)+len(cmds)+len(sec) > 0 {
-		e.inLinks = make(map[string]*edge[LinkState])
-		e.inCmds = make(map[string]*edge[commandInput])
-		e.inSec = make(map[string]*securityInput)
-	}
-	e.inMu.Unlock()
 	if len(links)+len(cmds)+len(sec) == 0 {
+		// Nothing to take; the maps stay the inputs' (do not read them after unlocking).
+		e.inMu.Unlock()
 		return
 	}
+	e.inLinks = make(map[string]*edge[LinkState])
+	e.inCmds = make(map[string]*edge[commandInput])
+	e.inSec = make(map[string]*securityInput)
+	e.inMu.Unlock()
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
