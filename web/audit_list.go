@@ -1,0 +1,85 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"hmi/templates"
+)
+
+// AuditList shows the command audit, grouped by command, newest first (GET /audit?from&to&point&user&command&cursor).
+func (a *App) AuditList(w http.ResponseWriter, r *http.Request) {
+	id := IdentityFrom(r.Context())
+	qs := r.URL.Query()
+	p := templates.AuditPage{Page: a.page(w, r, "audit", "Audit"), Available: a.deps.Audit != nil}
+	p.Filter = templates.AuditFilter{From: qs.Get("from"), To: qs.Get("to"), Point: qs.Get("point"),
+		User: qs.Get("user"), Command: qs.Get("command")}
+	if !p.Available {
+		a.render(w, r, http.StatusOK, templates.Audit(p))
+		return
+	}
+	q := AuditQuery{Point: p.Filter.Point, User: p.Filter.User, CommandID: p.Filter.Command, Cursor: qs.Get("cursor"), Limit: 200}
+	var err error
+	if q.From, err = parseTime("from", p.Filter.From); err == nil {
+		q.To, err = parseTime("to", p.Filter.To)
+	}
+	if err != nil {
+		a.Fail(w, r, err)
+		return
+	}
+	entries, next, err := a.deps.Audit.Audit(r.Context(), q)
+	if err != nil {
+		a.Fail(w, r, journalError(err))
+		return
+	}
+	// Group by command, in the order of their newest entry; steps oldest first within a command.
+	byID := map[string]int{}
+	for _, e := range entries {
+		if e.Point != "" {
+			if h, ok := a.cache.Lookup(e.Point); ok && !id.Sees(a.defs[h].Area) {
+				continue
+			}
+		}
+		key := e.CommandID
+		if key == "" {
+			key = "#" + strconv.FormatInt(e.ID, 10) // a request or refusal without a command: its own group
+		}
+		i, ok := byID[key]
+		if !ok {
+			i = len(p.Commands)
+			byID[key] = i
+			p.Commands = append(p.Commands, templates.AuditCommand{ID: e.CommandID, Point: e.Point,
+				Value: ftoa(e.Value), User: e.User, Session: e.Session, Client: e.Client, State: e.State})
+		}
+		c := &p.Commands[i]
+		step := templates.AuditStep{Step: e.Step, At: dateTimeText(e.At), AtISO: isoTime(e.At), State: e.State,
+			Detail: e.Detail, Negative: e.Negative}
+		if e.Cause != 0 {
+			step.Cause = strconv.Itoa(e.Cause)
+		}
+		if e.LatencyMS > 0 {
+			step.Latency = fmt.Sprintf("%.1f ms", e.LatencyMS)
+		}
+		c.Steps = append([]templates.AuditStep{step}, c.Steps...)
+	}
+	base := url.Values{}
+	for k, v := range qs {
+		if k != "cursor" && len(v) > 0 && v[0] != "" {
+			base.Set(k, v[0])
+		}
+	}
+	if next != "" {
+		nq := url.Values{}
+		for k, v := range base {
+			nq[k] = v
+		}
+		nq.Set("cursor", next)
+		p.NextURL = "/audit?" + nq.Encode()
+	}
+	if q.Cursor != "" {
+		p.FirstURL = "/audit?" + base.Encode()
+	}
+	a.render(w, r, http.StatusOK, templates.Audit(p))
+}
