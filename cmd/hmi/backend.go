@@ -28,6 +28,10 @@ type backend struct {
 
 	auditMu sync.Mutex     // guards audited
 	audited map[string]int // command ID -> steps already in the audit trail
+
+	// progress, when set (before run), gets every command record after its
+	// audit rows are committed: the web server's live command view.
+	progress func(frontstation.Record)
 }
 
 // openBackend opens the store and builds everything from cfg; it starts
@@ -147,6 +151,9 @@ func (b *backend) commandStep(r frontstation.Record) {
 		if _, err := b.store.AppendAudit(ctx, row); err != nil {
 			b.log.Error("audit", "command", r.ID, "step", row.Step, "err", err)
 		}
+	}
+	if b.progress != nil {
+		b.progress(r)
 	}
 	if !r.State.Final() {
 		return

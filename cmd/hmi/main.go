@@ -32,6 +32,7 @@ func commands() map[string]command {
 		"check":   {"validate a configuration file", runCheck},
 		"decode":  {"decode IEC 104 traffic in pcap/pcapng captures", runDecode},
 		"probe":   {"test an RTU: interrogate, sync its clock, send a command", runProbe},
+		"serve":   {"run the HMI from a configuration file", runServe},
 		"sim":     {"run an IEC 104 outstation simulator", runSim},
 		"version": {"print version and build information", runVersion},
 	}
