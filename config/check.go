@@ -334,6 +334,7 @@ func (k *checker) check() {
 	k.checkLinks()
 	k.checkPoints()
 	k.checkInterlocks()
+	k.checkDisplays()
 	k.checkSimulators()
 	if c.Metrics.Listen != "" {
 		k.address("metrics.listen", c.Metrics.Listen, true)

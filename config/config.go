@@ -10,7 +10,7 @@
 // documents every key.
 //
 // Relative file and directory names in the file (data_dir, TLS files,
-// capture directories) are relative to the directory of the configuration
+// capture directories, display files) are relative to the directory of the configuration
 // file; Load and Parse return them joined to it.
 package config
 
@@ -37,6 +37,9 @@ type Config struct {
 	Links []*Link `yaml:"links"`
 	// Points are the monitored and controlled values, each on a link.
 	Points []*Point `yaml:"points"`
+	// Displays are the SVG mimic diagrams, in menu order; their elements
+	// bind to points by data-point.
+	Displays []*Display `yaml:"displays"`
 	// Simulators are IEC 104 outstations the server runs itself, each
 	// serving the points of a link (demos, tests).
 	Simulators []*Simulator `yaml:"simulators"`

@@ -55,7 +55,7 @@ data_dir: y
 		yaml: `foo: 1
 `,
 		want: []string{
-			"t.yaml:1:1: unknown key \"foo\" (known keys: data_dir, http, links, points, simulators, metrics, alarms, history, events)",
+			"t.yaml:1:1: unknown key \"foo\" (known keys: data_dir, http, links, points, displays, simulators, metrics, alarms, history, events)",
 		},
 	},
 	{

@@ -34,6 +34,7 @@ func commands() map[string]command {
 		"probe":   {"test an RTU: interrogate, sync its clock, send a command", runProbe},
 		"serve":   {"run the HMI from a configuration file", runServe},
 		"sim":     {"run an IEC 104 outstation simulator", runSim},
+		"user":    {"add users, change passwords, list users", runUser},
 		"version": {"print version and build information", runVersion},
 	}
 }

@@ -120,7 +120,10 @@ func newWebServer(cfg *config.Config, b *backend, log *slog.Logger) (*server.Ser
 	if err != nil {
 		return nil, err
 	}
-	var displays []web.Display // from the configuration's displays (next)
+	var displays []web.Display
+	for _, d := range cfg.Displays {
+		displays = append(displays, web.Display{ID: d.ID, Name: d.Name, SVG: d.SVG()})
+	}
 	j := journal{b.store}
 	deps := web.Deps{
 		Points: b.plant.cache, Alarms: b.alarms, Accounts: accounts{b.store}, Links: links{b.plant.links},
