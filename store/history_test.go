@@ -321,3 +321,22 @@ func TestHistoryRecorderRun(t *testing.T) {
 		t.Errorf("%d samples, want the change and at least two repeats", n)
 	}
 }
+
+// TestHistoryRecorderWithoutPoints: a configuration that records no point
+// must not subscribe to every point (which panicked on the first update).
+func TestHistoryRecorderWithoutPoints(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{MaxDelay: time.Millisecond})
+	c := historyCache(t)
+	h, err := NewHistoryRecorder(s, c, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	c.Apply([]points.Update{{Point: 0, Value: 1}, {Point: 1, Value: 2}})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

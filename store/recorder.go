@@ -184,6 +184,9 @@ func NewHistoryRecorder(s *Store, c *points.Cache, specs map[string]HistorySpec,
 		return nil, err
 	}
 	h.st = make([]histState, len(h.hs))
+	if len(h.hs) == 0 {
+		return h, nil // nothing to record (Subscribe(nil) would mean every point)
+	}
 	h.sub = c.Subscribe(h.hs)
 	h.sub.Resync() // the present values are the first samples
 	return h, nil
@@ -193,6 +196,10 @@ func NewHistoryRecorder(s *Store, c *points.Cache, specs map[string]HistorySpec,
 // Run has returned.
 func (h *HistoryRecorder) Run(ctx context.Context) error {
 	sub := h.sub
+	if sub == nil {
+		<-ctx.Done()
+		return nil
+	}
 	defer sub.Close()
 	tick := time.NewTicker(h.tick)
 	defer tick.Stop()
