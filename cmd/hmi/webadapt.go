@@ -217,7 +217,11 @@ func frameText(f frontstation.Frame, objs *[]iec104.Object) string {
 			b.WriteString(" ")
 			b.WriteString(strconv.FormatUint(uint64(o.IOA), 10))
 			b.WriteString("=")
-			b.WriteString(strconv.FormatFloat(o.Value(asdu.Type), 'g', 6, 64))
+			if asdu.Type == iec104.M_BO_NA_1 || asdu.Type == iec104.M_BO_TB_1 {
+				fmt.Fprintf(&b, "0x%08X", o.Bits)
+			} else {
+				b.WriteString(strconv.FormatFloat(o.Value(asdu.Type), 'g', 6, 64))
+			}
 			if o.Quality != 0 {
 				b.WriteString("[" + o.Quality.String() + "]")
 			}
