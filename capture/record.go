@@ -342,35 +342,52 @@ func (r *Record) String() string {
 	var b strings.Builder
 	b.WriteString(r.Time.UTC().Format(timeLayout))
 	fmt.Fprintf(&b, " %v -> %v ", r.Src, r.Dst)
+	r.describe(&b)
+	return b.String()
+}
+
+// Describe is the text of one complete frame as hmi decode prints it,
+// without time and addresses: the APCI, the ASDU header and the first
+// objects, or what is wrong with it. It is the line of a link's traffic view.
+func Describe(apdu []byte) string {
+	r := Record{Raw: apdu}
+	decodeFrame(&r)
+	var b strings.Builder
+	r.describe(&b)
+	return b.String()
+}
+
+// describe writes the frame's APCI, ASDU header, first objects and error.
+func (r *Record) describe(b *strings.Builder) {
 	a := r.APDU
 	switch a.Format {
 	case iec104.FormatI:
-		fmt.Fprintf(&b, "I ns=%d nr=%d", a.SendSeq, a.RecvSeq)
+		fmt.Fprintf(b, "I ns=%d nr=%d", a.SendSeq, a.RecvSeq)
 	case iec104.FormatS:
-		fmt.Fprintf(&b, "S nr=%d", a.RecvSeq)
+		fmt.Fprintf(b, "S nr=%d", a.RecvSeq)
 	case iec104.FormatU:
-		fmt.Fprintf(&b, "U %v", a.U)
+		fmt.Fprintf(b, "U %v", a.U)
 	default:
 		b.WriteString("-")
 	}
 	if h := r.ASDU; h != nil {
-		fmt.Fprintf(&b, " %v %v", h.Type, h.Cause)
+		fmt.Fprintf(b, " %v %v", h.Type, h.Cause)
 		if h.IsNegative() {
 			b.WriteString(",neg")
 		}
 		if h.Test {
 			b.WriteString(",test")
 		}
-		fmt.Fprintf(&b, " CA=%d", h.CA)
+		fmt.Fprintf(b, " CA=%d", h.CA)
 		if h.OA != 0 {
-			fmt.Fprintf(&b, " OA=%d", h.OA)
+			fmt.Fprintf(b, " OA=%d", h.OA)
 		}
 		if h.SQ {
 			b.WriteString(" SQ")
 		}
 		for i, o := range r.Objects {
 			if i == maxTextObjects {
-				fmt.Fprintf(&b, "; ... (%d objects)", len(r.Objects))
+				fmt.Fprintf(b, "; ... (%d objects)", len(r.Objects))
 				break
 			}
 			if i == 0 {
@@ -382,17 +399,18 @@ func (r *Record) String() string {
 		}
 	}
 	if r.Err != nil {
-		fmt.Fprintf(&b, " ERROR %v [% X]", r.Err, r.Raw)
+		fmt.Fprintf(b, " ERROR %v [% X]", r.Err, r.Raw)
 	}
-	return b.String()
 }
 
 func objectText(t iec104.TypeID, o iec104.Object) string {
 	s := "IOA " + strconv.FormatUint(uint64(o.IOA), 10)
-	if v := value(t, o); v != "" {
+	vk, qk := kinds(t)
+	if vk == valBits {
+		s += fmt.Sprintf(": 0x%08X", o.Bits) // a bitstring reads as bits; JSON keeps the number
+	} else if v := value(t, o); v != "" {
 		s += ": " + v
 	}
-	_, qk := kinds(t)
 	if qk != qualNone && !o.Quality.Good() {
 		s += " [" + o.Quality.String() + "]"
 	}

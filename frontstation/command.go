@@ -271,12 +271,14 @@ func cloneRecord(r Record) Record {
 }
 
 // encode builds the command ASDU.
-func (ctl *Control) encode(value float64, sel bool, cause iec104.Cause) ([]byte, error) {
+// encode builds the command ASDU; sent is its object, which the station's
+// confirmations must echo.
+func (ctl *Control) encode(value float64, sel bool, cause iec104.Cause) (b []byte, sent iec104.Object, err error) {
 	o := iec104.Object{IOA: ctl.IOA, Select: sel, QU: ctl.QU}
 	switch ctl.Type {
 	case SingleCommand:
 		if value != 0 && value != 1 {
-			return nil, fmt.Errorf("%w: single command takes 0 (OFF) or 1 (ON), got %v", ErrBadValue, value)
+			return nil, o, fmt.Errorf("%w: single command takes 0 (OFF) or 1 (ON), got %v", ErrBadValue, value)
 		}
 		o.State = uint8(value)
 	case DoubleCommand, StepCommand:
@@ -285,28 +287,28 @@ func (ctl *Control) encode(value float64, sel bool, cause iec104.Cause) ([]byte,
 			if ctl.Type == StepCommand {
 				what = "1 (lower) or 2 (higher)"
 			}
-			return nil, fmt.Errorf("%w: %v command takes %s, got %v", ErrBadValue, ctl.Type, what, value)
+			return nil, o, fmt.Errorf("%w: %v command takes %s, got %v", ErrBadValue, ctl.Type, what, value)
 		}
 		o.State = uint8(value)
 	case SetpointNormalized, SetpointScaled, SetpointFloat:
 		raw := (value - ctl.Offset) / ctl.Scale
 		if math.IsNaN(raw) || math.IsInf(raw, 0) {
-			return nil, fmt.Errorf("%w: set-point %v", ErrBadValue, value)
+			return nil, o, fmt.Errorf("%w: set-point %v", ErrBadValue, value)
 		}
 		switch ctl.Type {
 		case SetpointNormalized:
 			if raw < -1 || raw >= 1 {
-				return nil, fmt.Errorf("%w: normalized set-point %v is %v after scaling, outside -1..1", ErrBadValue, value, raw)
+				return nil, o, fmt.Errorf("%w: normalized set-point %v is %v after scaling, outside -1..1", ErrBadValue, value, raw)
 			}
 			o.Int = iec104.NormalizedRaw(raw)
 		case SetpointScaled:
 			if r := math.Round(raw); r < math.MinInt16 || r > math.MaxInt16 {
-				return nil, fmt.Errorf("%w: scaled set-point %v is %v after scaling, outside -32768..32767", ErrBadValue, value, r)
+				return nil, o, fmt.Errorf("%w: scaled set-point %v is %v after scaling, outside -32768..32767", ErrBadValue, value, r)
 			}
 			o.Int = int32(math.Round(raw))
 		default:
 			if math.Abs(raw) > math.MaxFloat32 {
-				return nil, fmt.Errorf("%w: float set-point %v out of range", ErrBadValue, value)
+				return nil, o, fmt.Errorf("%w: float set-point %v out of range", ErrBadValue, value)
 			}
 			o.Float = float32(raw)
 		}
@@ -314,7 +316,8 @@ func (ctl *Control) encode(value float64, sel bool, cause iec104.Cause) ([]byte,
 	if ctl.TimeTag {
 		o.Time = iec104.NewCP56(time.Now(), ctl.Zone)
 	}
-	return iec104.AppendASDU(nil, iec104.Header{Type: ctl.Type.typeID(ctl.TimeTag), Cause: cause, CA: ctl.CA}, []iec104.Object{o})
+	b, err = iec104.AppendASDU(nil, iec104.Header{Type: ctl.Type.typeID(ctl.TimeTag), Cause: cause, CA: ctl.CA}, []iec104.Object{o})
+	return b, o, err
 }
 
 // Select starts a command on a point. An SBO control sends the select and
@@ -330,7 +333,7 @@ func (c *Commander) Select(ctx context.Context, point string, value float64, ori
 	if st, _ := l.State(); st != Active {
 		return Record{}, fmt.Errorf("%s: %w (it is %v)", point, ErrLinkNotActive, st)
 	}
-	if _, err := ctl.encode(value, ctl.SBO, iec104.CauseActivation); err != nil {
+	if _, _, err := ctl.encode(value, ctl.SBO, iec104.CauseActivation); err != nil {
 		return Record{}, fmt.Errorf("%s: %w", point, err)
 	}
 	key := respKey{ctl.Link, ctl.Type.typeID(ctl.TimeTag), ctl.CA, ctl.IOA}
@@ -409,7 +412,7 @@ func (c *Commander) run(ctx context.Context, p *pending, step string, state Comm
 	if step == "cancel" {
 		sel, cause = ctl.SBO, iec104.CauseDeactivation
 	}
-	b, err := ctl.encode(p.rec.Value, sel, cause)
+	b, sentObj, err := ctl.encode(p.rec.Value, sel, cause)
 	if err != nil {
 		return c.finish(p, Failed, err.Error())
 	}
@@ -441,7 +444,7 @@ func (c *Commander) run(ctx context.Context, p *pending, step string, state Comm
 				c.addStep(p, Step{Name: step + "_con", At: ev.at, Cause: h.Cause, Negative: true, Latency: lat})
 				return c.finish(p, Failed, fmt.Sprintf("%s refused by the station: %s", step, describeNegative(h)))
 			}
-			if o.Select != sel || o.State != firstObjectState(b) {
+			if o.Select != sel || o.State != sentObj.State || o.Int != sentObj.Int || o.Float != sentObj.Float {
 				c.addStep(p, Step{Name: step + "_con", At: ev.at, Cause: h.Cause, Latency: lat})
 				c.links[ctl.Link].security("confirmation_mismatch", p.rec.Point, "command %s: %v confirmation does not echo what was sent (S/E %v, state %d)", p.rec.ID, h.Cause, o.Select, o.State)
 				return c.finish(p, Failed, "the confirmation does not match the command sent")
@@ -496,19 +499,6 @@ func (c *Commander) run(ctx context.Context, p *pending, step string, state Comm
 			return c.finish(p, Failed, fmt.Sprintf("no %s for the %s within %v", what, step, ctl.ResponseTimeout))
 		}
 	}
-}
-
-func firstObjectState(b []byte) uint8 {
-	a, err := iec104.ParseASDU(b)
-	if err != nil {
-		return 0
-	}
-	var buf [1]iec104.Object
-	objs, err := a.Objects(buf[:0])
-	if err != nil || len(objs) == 0 {
-		return 0
-	}
-	return objs[0].State
 }
 
 func describeNegative(h iec104.Header) string {

@@ -278,11 +278,18 @@ func (l *Link) Stats() Stats {
 		LastInterrogation: l.lastGI,
 		InterrogationTime: l.giTime,
 	}
+	active := l.active
 	l.mu.Unlock()
 	s.RxFrames, s.TxFrames = l.rxFrames.Load(), l.txFrames.Load()
 	s.RxObjects, s.TxObjects = l.rxObjects.Load(), l.txObjects.Load()
 	s.Reconnects, s.Replays, s.UnknownObjects = l.reconnects.Load(), l.replays.Load(), l.unknownObjs.Load()
 	s.TestRTT = time.Duration(l.testRTT.Load())
+	if active != nil {
+		// The live connection's last round trip, not only the one of the last connection that ended.
+		if rtt := active.Stats().TestRTT; rtt > 0 {
+			s.TestRTT = rtt
+		}
+	}
 	return s
 }
 

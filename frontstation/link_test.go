@@ -255,6 +255,12 @@ func TestUnknownAddressesCountedAndLoggedOnce(t *testing.T) {
 	if n := p.link.Stats().UnknownAddresses; n != 2 {
 		t.Fatalf("%d unknown addresses, want 2", n)
 	}
+	for _, sp := range cfg.Points[:2] {
+		key := fmt.Sprintf("%d/%d/single", cfg.CA, sp.IOA)
+		if n := p.link.UnknownAddresses()[key]; n < 2 {
+			t.Errorf("unknown address %s counted %d times, want one per interrogation (2): %v", key, n, p.link.UnknownAddresses())
+		}
+	}
 	logged := 0
 	for _, e := range p.eventsOf(EventAnomaly) {
 		if strings.Contains(e.Message, "maps to no point") {
@@ -526,4 +532,20 @@ func portOf(t *testing.T, addr string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestTestRTTWhileConnected: the TESTFR round trip of the live connection
+// shows in the link's statistics, not only after the connection ends.
+func TestTestRTTWhileConnected(t *testing.T) {
+	cfg := sim.Generate(16)
+	s := startSim(t, cfg, 0, "127.0.0.1:0")
+	start := time.Now()
+	p := newPlant(t, cfg, []string{s.addr}, func(lc *LinkConfig, _ []Control) {
+		lc.APCI.T3 = 100 * time.Millisecond // idle quickly: TESTFR
+	})
+	p.interrogated(start)
+	eventually(t, "a TESTFR round trip", func() bool { return p.link.Stats().TestRTT > 0 })
+	if st, _ := p.link.State(); st != Active {
+		t.Fatalf("link %v, want the same connection still active", st)
+	}
 }

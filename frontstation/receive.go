@@ -1,6 +1,7 @@
 package frontstation
 
 import (
+	"fmt"
 	"time"
 
 	"hmi/frontstation/iec104"
@@ -190,20 +191,7 @@ func (l *Link) UnknownAddresses() map[string]uint64 {
 }
 
 func formatAddr(k addrKey) string {
-	return itoa(uint64(k.ca)) + "/" + itoa(uint64(k.ioa)) + "/" + k.kind.String()
-}
-
-func itoa(v uint64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			return string(b[i:])
-		}
-	}
+	return fmt.Sprintf("%d/%d/%v", k.ca, k.ioa, k.kind)
 }
 
 // systemResponse tracks confirmations of interrogation, clock sync, counter

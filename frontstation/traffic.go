@@ -8,27 +8,13 @@ import (
 )
 
 // Frame is one APDU a link sent or received, kept raw in the traffic ring
-// and decoded when someone looks.
+// and decoded when someone looks (capture.Describe).
 type Frame struct {
 	Seq     uint64 // increasing per link, so a viewer can ask for what is new
 	Time    time.Time
 	Sent    bool   // sent by the HMI; false: received from the device
 	Address string // the device address of the connection
 	Raw     []byte
-}
-
-// Decode parses the frame. Objects are decoded into dst.
-func (f Frame) Decode(dst []iec104.Object) (iec104.APDU, *iec104.ASDU, []iec104.Object, error) {
-	a, err := iec104.ParseAPDU(f.Raw)
-	if err != nil || a.Format != iec104.FormatI {
-		return a, nil, dst, err
-	}
-	asdu, err := iec104.ParseASDU(a.ASDU)
-	if err != nil {
-		return a, nil, dst, err
-	}
-	dst, err = asdu.Objects(dst)
-	return a, &asdu, dst, err
 }
 
 // trafficRing keeps the last frames of a link, both directions.

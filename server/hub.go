@@ -88,9 +88,10 @@ func (h *hub) count() int {
 	return len(h.clients)
 }
 
-// watchAlarms tells every client when the alarms change, until ctx ends.
-func (h *hub) watchAlarms(ctx context.Context) error {
-	return h.app.WatchAlarms(ctx, func(news []string) {
+// watchAlarms subscribes to the alarms at once and returns the loop that
+// tells every client when they change, until ctx ends.
+func (h *hub) watchAlarms() func(ctx context.Context) error {
+	return h.app.WatchAlarms(func(news []string) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		for c := range h.clients {

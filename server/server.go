@@ -177,7 +177,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.app.Run(bg) })
-	wg.Go(func() { _ = s.hub.watchAlarms(bg) })
+	watchAlarms := s.hub.watchAlarms() // subscribed before the first connection is accepted
+	wg.Go(func() { _ = watchAlarms(bg) })
 	defer func() {
 		stopBG()
 		wg.Wait()

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,13 +39,22 @@ func (a *App) visibleAlarm(id *Identity, aid string) (alarms.Alarm, error) {
 
 // AlarmAck acknowledges one alarm (POST /api/v1/alarms/{id}/ack {comment}).
 func (a *App) AlarmAck(w http.ResponseWriter, r *http.Request) {
-	id := IdentityFrom(r.Context())
 	var req ackRequest
 	if err := decodeOptionalJSON(r, &req); err != nil {
 		a.Fail(w, r, err)
 		return
 	}
-	if err := checkComment(req.Comment); err != nil {
+	a.alarmAction(w, r, req.Comment, "acknowledged", func(ctx context.Context, user, aid string) error {
+		return a.deps.Alarms.Ack(ctx, user, []string{aid}, req.Comment)
+	})
+}
+
+// alarmAction runs op on the alarm the path names, after the checks every
+// action on one alarm shares (the comment, the alarm visible to the user),
+// and answers {done: 1, "alarm": the alarm after op}.
+func (a *App) alarmAction(w http.ResponseWriter, r *http.Request, comment, done string, op func(ctx context.Context, user, aid string) error) {
+	id := IdentityFrom(r.Context())
+	if err := checkComment(comment); err != nil {
 		a.Fail(w, r, err)
 		return
 	}
@@ -53,12 +63,12 @@ func (a *App) AlarmAck(w http.ResponseWriter, r *http.Request) {
 		a.Fail(w, r, err)
 		return
 	}
-	if err := a.deps.Alarms.Ack(r.Context(), id.User.Name, []string{aid}, req.Comment); err != nil {
+	if err := op(r.Context(), id.User.Name, aid); err != nil {
 		a.Fail(w, r, alarmError(err))
 		return
 	}
 	al, _ := a.deps.Alarms.Get(aid)
-	writeJSON(w, http.StatusOK, map[string]any{"acknowledged": 1, "alarm": alarmObject(al)})
+	writeJSON(w, http.StatusOK, map[string]any{done: 1, "alarm": alarmObject(al)})
 }
 
 // AlarmsAck acknowledges a selection of alarms or all the user sees of a filter (POST /api/v1/alarms/ack). Alarms

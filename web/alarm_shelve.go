@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,31 +19,19 @@ type shelveRequest struct {
 
 // AlarmShelve shelves an alarm (POST /api/v1/alarms/{id}/shelve {duration, comment}).
 func (a *App) AlarmShelve(w http.ResponseWriter, r *http.Request) {
-	id := IdentityFrom(r.Context())
 	var req shelveRequest
 	if err := decodeJSON(r, &req); err != nil {
 		a.Fail(w, r, err)
 		return
 	}
 	d, err := parseShelve(req.Duration)
-	if err == nil {
-		err = checkComment(req.Comment)
-	}
 	if err != nil {
 		a.Fail(w, r, err)
 		return
 	}
-	aid := param(r, "id")
-	if _, err := a.visibleAlarm(id, aid); err != nil {
-		a.Fail(w, r, err)
-		return
-	}
-	if err := a.deps.Alarms.Shelve(r.Context(), id.User.Name, aid, d, req.Comment); err != nil {
-		a.Fail(w, r, alarmError(err))
-		return
-	}
-	al, _ := a.deps.Alarms.Get(aid)
-	writeJSON(w, http.StatusOK, map[string]any{"shelved": 1, "alarm": alarmObject(al)})
+	a.alarmAction(w, r, req.Comment, "shelved", func(ctx context.Context, user, aid string) error {
+		return a.deps.Alarms.Shelve(ctx, user, aid, d, req.Comment)
+	})
 }
 
 // parseShelve reads a shelve duration.

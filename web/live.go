@@ -293,20 +293,27 @@ func encodeCommand(r *CommandRecord) []byte {
 // ResyncMessage is what the server sends a client it is about to drop for falling behind.
 var ResyncMessage = []byte(`{"type":"resync"}`)
 
-// WatchAlarms calls changed after alarm transitions, until ctx ends, and returns ctx.Err(). Transitions that
-// arrive together give one call, with the areas of the alarms that became active and unacknowledged among them
-// (the pages sound the audible alarm for those they show). When the engine drops the subscription for falling
-// behind, WatchAlarms subscribes again and calls changed, so that the summaries are recomputed. The server's hub
-// runs it and tells every client.
-func (a *App) WatchAlarms(ctx context.Context, changed func(news []string)) error {
-	for {
-		sub := a.deps.Alarms.Subscribe()
-		err := watch(ctx, sub, changed)
-		sub.Close()
-		if err != nil {
-			return err
+// WatchAlarms subscribes to the alarm engine at once and returns the loop
+// that calls changed after alarm transitions, until ctx ends (it then
+// returns ctx.Err()). Subscribing before the loop runs means that the
+// server, which calls WatchAlarms before it accepts connections, misses no
+// transition. Transitions that arrive together give one call, with the
+// areas of the alarms that became active and unacknowledged among them
+// (the pages sound the audible alarm for those they show). When the engine
+// drops the subscription for falling behind, the loop subscribes again and
+// calls changed, so that the summaries are recomputed.
+func (a *App) WatchAlarms(changed func(news []string)) (run func(ctx context.Context) error) {
+	sub := a.deps.Alarms.Subscribe()
+	return func(ctx context.Context) error {
+		for {
+			err := watch(ctx, sub, changed)
+			sub.Close()
+			if err != nil {
+				return err
+			}
+			sub = a.deps.Alarms.Subscribe()
+			changed(nil) // dropped: resubscribed; the summary may have changed meanwhile
 		}
-		changed(nil) // dropped: resubscribed; the summary may have changed meanwhile
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -68,28 +67,15 @@ func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ba
 // retention until ctx ends or one of them fails, then closes the store
 // (committing everything queued).
 func (b *backend) run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, 5)
-	fail := func(what string, err error) {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			errc <- fmt.Errorf("%s: %w", what, err)
-		}
+	tasks := []task{
+		{"alarms", func(ctx context.Context) error { return b.alarms.Run(ctx, b.plant.cache) }},
+		{"history", b.hist.Run},
+		{"front end", b.plant.run},
 	}
-	wg.Go(func() { fail("alarms", b.alarms.Run(ctx, b.plant.cache)) })
-	wg.Go(func() { fail("history", b.hist.Run(ctx)) })
-	wg.Go(func() { fail("front end", b.plant.run(ctx)) })
 	if keep := b.cfg.Events.Retention.D(); keep > 0 {
-		wg.Go(func() { fail("retention", b.store.RunRetention(ctx, keep, time.Hour)) })
+		tasks = append(tasks, task{"retention", func(ctx context.Context) error { return b.store.RunRetention(ctx, keep, time.Hour) }})
 	}
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-		cancel()
-	}
-	wg.Wait()
+	err := runTasks(ctx, tasks...)
 	if cerr := b.store.Close(); err == nil {
 		err = cerr
 	}

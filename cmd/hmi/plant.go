@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
-	"sync"
 
 	"hmi/config"
 	"hmi/frontstation"
@@ -196,35 +194,13 @@ func (p *plant) run(ctx context.Context) error {
 		}
 		lns = append(lns, ln)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, len(p.sims)+len(p.links)+1)
+	var tasks []task
 	for i, s := range p.sims {
-		wg.Go(func() {
-			if err := s.srv.Run(ctx, lns[i]); err != nil {
-				errc <- fmt.Errorf("simulator %s: %w", s.name, err)
-			}
-		})
+		tasks = append(tasks, task{"simulator " + s.name, func(ctx context.Context) error { return s.srv.Run(ctx, lns[i]) }})
 	}
 	for _, l := range p.links {
-		wg.Go(func() {
-			if err := l.Run(ctx); err != nil {
-				errc <- fmt.Errorf("link %s: %w", l.Name(), err)
-			}
-		})
+		tasks = append(tasks, task{"link " + l.Name(), l.Run})
 	}
-	wg.Go(func() {
-		if err := p.cache.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			errc <- err
-		}
-	})
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-		cancel()
-	}
-	wg.Wait()
-	return err
+	tasks = append(tasks, task{"point cache", p.cache.Run})
+	return runTasks(ctx, tasks...)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 
 	"hmi/config"
 	"hmi/frontstation"
@@ -99,18 +98,21 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	var webErr, backErr error
-	wg.Go(func() {
-		webErr = srv.Serve(ctx, ln)
-		cancel()
-	})
-	backErr = b.run(ctx)
-	cancel()
-	wg.Wait()
-	return errors.Join(webErr, backErr)
+	// On a signal the web server stops first (requests finish, sockets
+	// close), then the backend (STOPDT on the links, the store committed), so
+	// that no request meets a closed store; a backend failure stops the web.
+	webCtx, stopWeb := context.WithCancel(ctx)
+	defer stopWeb()
+	backCtx, stopBack := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBack()
+	webErr := make(chan error, 1)
+	go func() {
+		webErr <- srv.Serve(webCtx, ln)
+		stopBack()
+	}()
+	backErr := b.run(backCtx)
+	stopWeb()
+	return errors.Join(<-webErr, backErr)
 }
 
 // newWebServer builds the web server on the backend, and routes command

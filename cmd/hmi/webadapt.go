@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"time"
 
+	"hmi/capture"
 	"hmi/config"
 	"hmi/frontstation"
-	"hmi/frontstation/iec104"
 	"hmi/store"
 	"hmi/web"
 )
@@ -175,65 +173,13 @@ func (a links) Link(name string) (web.LinkInfo, bool) {
 
 func (a links) Traffic(name string, after uint64, dst []web.Frame) []web.Frame {
 	for _, l := range a.ls {
-		if l.Name() != name {
-			continue
-		}
-		var objs []iec104.Object
-		for _, f := range l.Traffic(after, nil) {
-			dst = append(dst, web.Frame{Seq: f.Seq, Time: f.Time, Sent: f.Sent, Address: f.Address, Text: frameText(f, &objs)})
+		if l.Name() == name {
+			for _, f := range l.Traffic(after, nil) {
+				dst = append(dst, web.Frame{Seq: f.Seq, Time: f.Time, Sent: f.Sent, Address: f.Address, Text: capture.Describe(f.Raw)})
+			}
 		}
 	}
 	return dst
-}
-
-// frameText is one line of decoded traffic: the APCI, and for I-frames the
-// type, cause, common address and the objects (the first eight).
-func frameText(f frontstation.Frame, objs *[]iec104.Object) string {
-	apdu, asdu, os, err := f.Decode((*objs)[:0])
-	*objs = os
-	var b strings.Builder
-	switch apdu.Format {
-	case iec104.FormatU:
-		b.WriteString(apdu.U.String())
-	case iec104.FormatS:
-		fmt.Fprintf(&b, "S nr=%d", apdu.RecvSeq)
-	case iec104.FormatI:
-		fmt.Fprintf(&b, "I ns=%d nr=%d", apdu.SendSeq, apdu.RecvSeq)
-	}
-	if asdu != nil {
-		fmt.Fprintf(&b, " %v %v", asdu.Type, asdu.Cause)
-		if asdu.IsNegative() {
-			b.WriteString(" NEGATIVE")
-		}
-		if asdu.Test {
-			b.WriteString(" TEST")
-		}
-		fmt.Fprintf(&b, " CA=%d", asdu.CA)
-		for i, o := range os {
-			if i == 8 {
-				fmt.Fprintf(&b, " … (%d objects)", len(os))
-				break
-			}
-			b.WriteString(" ")
-			b.WriteString(strconv.FormatUint(uint64(o.IOA), 10))
-			b.WriteString("=")
-			if asdu.Type == iec104.M_BO_NA_1 || asdu.Type == iec104.M_BO_TB_1 {
-				fmt.Fprintf(&b, "0x%08X", o.Bits)
-			} else {
-				b.WriteString(strconv.FormatFloat(o.Value(asdu.Type), 'g', 6, 64))
-			}
-			if o.Quality != 0 {
-				b.WriteString("[" + o.Quality.String() + "]")
-			}
-			if asdu.Type.IsCommand() && o.Select {
-				b.WriteString(" select")
-			}
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(&b, " MALFORMED: %v (% X)", err, f.Raw)
-	}
-	return b.String()
 }
 
 // commander adapts the front end's Commander.
