@@ -176,18 +176,23 @@ type PruneResult struct {
 // DefaultPruneChunk is the most rows one prune transaction deletes, so that the writer never stalls ingest for long.
 const DefaultPruneChunk = 10000
 
-// Prune deletes the events older than before, and the history older than before rounded down to the hour (samples
-// and roll-ups alike, so they stay consistent). It deletes in transactions of at most DefaultPruneChunk rows
-// through the writer, between which queued writes are committed.
-func (s *Store) Prune(ctx context.Context, before time.Time) (PruneResult, error) {
+// Prune deletes the events older than eventsBefore, and the history older than historyBefore rounded down to the
+// hour (samples and roll-ups alike, so they stay consistent); a zero time keeps that part. It deletes in
+// transactions of at most DefaultPruneChunk rows through the writer, between which queued writes are committed.
+func (s *Store) Prune(ctx context.Context, eventsBefore, historyBefore time.Time) (PruneResult, error) {
 	var r PruneResult
-	n, err := s.pruneChunks(ctx, `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE t < ? ORDER BY t LIMIT `+
-		strconv.Itoa(s.pruneChunk)+`)`, before.UnixNano())
-	r.Events = n
-	if err != nil {
-		return r, fmt.Errorf("store: prune events: %w", err)
+	if !eventsBefore.IsZero() {
+		n, err := s.pruneChunks(ctx, `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE t < ? ORDER BY t LIMIT `+
+			strconv.Itoa(s.pruneChunk)+`)`, eventsBefore.UnixNano())
+		r.Events = n
+		if err != nil {
+			return r, fmt.Errorf("store: prune events: %w", err)
+		}
 	}
-	cut := floorDiv(before.UnixMilli(), msHour) * msHour
+	if historyBefore.IsZero() {
+		return r, nil
+	}
+	cut := floorDiv(historyBefore.UnixMilli(), msHour) * msHour
 	ids, err := s.historyPointIDs(ctx)
 	if err != nil {
 		return r, err
@@ -253,21 +258,28 @@ func (s *Store) historyPointIDs(ctx context.Context) ([]int64, error) {
 	return ids, nil
 }
 
-// RunRetention prunes what is older than keep at once and then every period, until ctx ends; it logs what it
-// deleted and the errors, and returns nil when ctx ends.
-func (s *Store) RunRetention(ctx context.Context, keep, every time.Duration) error {
-	if keep <= 0 || every <= 0 {
-		return fmt.Errorf("store: retention: keep %v and every %v must be positive", keep, every)
+// RunRetention prunes the events older than events and the history older than history (0: keep forever) at once
+// and then every period, until ctx ends; it logs what it deleted and the errors, and returns nil when ctx ends.
+func (s *Store) RunRetention(ctx context.Context, events, history, every time.Duration) error {
+	if events < 0 || history < 0 || every <= 0 {
+		return fmt.Errorf("store: retention: events %v and history %v must not be negative, every %v positive", events, history, every)
+	}
+	cut := func(now time.Time, keep time.Duration) time.Time {
+		if keep == 0 {
+			return time.Time{}
+		}
+		return now.Add(-keep)
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		r, err := s.Prune(ctx, time.Now().Add(-keep))
+		now := time.Now()
+		r, err := s.Prune(ctx, cut(now, events), cut(now, history))
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.log.Error("store: retention", "err", err)
 		case r.Events > 0 || r.Samples > 0:
-			s.log.Info("store: retention pruned", "events", r.Events, "samples", r.Samples, "keep", keep)
+			s.log.Info("store: retention pruned", "events", r.Events, "samples", r.Samples, "events_keep", events, "history_keep", history)
 		}
 		select {
 		case <-ctx.Done():

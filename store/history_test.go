@@ -158,7 +158,7 @@ func TestHistoryBuckets(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.Prune(ctx, cut)
+	r, err := s.Prune(ctx, cut, cut)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,8 +181,12 @@ func TestHistoryBuckets(t *testing.T) {
 	if n := count(t, s.db, `SELECT count(*) FROM history_1m WHERE start < ?`, hourCut); n != 0 {
 		t.Errorf("%d minute roll-ups before the cut", n)
 	}
-	if r, err := s.Prune(ctx, evCut); err != nil || r.Events != 5 {
-		t.Errorf("Prune of events: %+v, %v; want 5", r, err)
+	samples := count(t, s.db, `SELECT count(*) FROM history_samples`)
+	if r, err := s.Prune(ctx, evCut, time.Time{}); err != nil || r.Events != 5 || r.Samples != 0 {
+		t.Errorf("Prune of events only: %+v, %v; want 5 events, no sample", r, err)
+	}
+	if n := count(t, s.db, `SELECT count(*) FROM history_samples`); n != samples {
+		t.Errorf("%d samples after pruning events only, want %d", n, samples)
 	}
 	if n := count(t, s.db, `SELECT count(*) FROM events`); n != 5 {
 		t.Errorf("%d events left, want 5", n)
@@ -205,7 +209,8 @@ func TestHistoryPruneChunks(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.Prune(ctx, time.Unix(int64(n), 0).Add(2*time.Hour))
+	end := time.Unix(int64(n), 0).Add(2 * time.Hour)
+	r, err := s.Prune(ctx, end, end)
 	if err != nil || r.Samples != int64(n) || r.Events != int64(n) {
 		t.Errorf("Prune: %+v, %v; want %d samples and events", r, err, n)
 	}

@@ -72,8 +72,8 @@ func (b *backend) run(ctx context.Context) error {
 		{"history", b.hist.Run},
 		{"front end", b.plant.run},
 	}
-	if keep := b.cfg.Events.Retention.D(); keep > 0 {
-		tasks = append(tasks, task{"retention", func(ctx context.Context) error { return b.store.RunRetention(ctx, keep, time.Hour) }})
+	if ev, hist := b.cfg.Events.Retention.D(), b.cfg.History.Retention.D(); ev > 0 || hist > 0 {
+		tasks = append(tasks, task{"retention", func(ctx context.Context) error { return b.store.RunRetention(ctx, ev, hist, time.Hour) }})
 	}
 	err := runTasks(ctx, tasks...)
 	if cerr := b.store.Close(); err == nil {
