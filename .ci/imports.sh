@@ -30,6 +30,7 @@ declare -A allow=(
 	[store]="points alarms"
 	[config]="points frontstation/iec104"
 	[sim]="frontstation/iec104"
+	[demo]="sim frontstation/iec104"
 	[capture]="frontstation/iec104"
 	[server]="web static"
 	[web]="templates points alarms"

@@ -806,8 +806,21 @@ func (k *checker) checkSimulators() {
 		if k.required(join(p, "listen"), s.Listen) {
 			k.address(join(p, "listen"), s.Listen, true)
 		}
-		rp := join(p, "rate")
-		setDefault(k, rp, &s.Rate, DefaultSimulatorRate)
+		rp, mp := join(p, "rate"), join(p, "model")
+		switch s.Model {
+		case "":
+			s.Model = ModelRandom
+		case ModelRandom:
+		case ModelSubstation:
+			if k.given(rp) {
+				k.fail(rp, "not with model %s: the model makes the changes", s.Model)
+			}
+		default:
+			k.fail(mp, "unknown model %q, want %s or %s", s.Model, ModelRandom, ModelSubstation)
+		}
+		if s.Model == ModelRandom {
+			setDefault(k, rp, &s.Rate, DefaultSimulatorRate)
+		}
 		if s.Rate < 0 || s.Rate > maxSimulatorRate {
 			k.fail(rp, "%g out of range 0..%d", s.Rate, maxSimulatorRate)
 		}

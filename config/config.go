@@ -408,7 +408,17 @@ type Simulator struct {
 	TLS *TLS `yaml:"tls"`
 	// SelectTimeout is how long a selection stays valid. Default 30s.
 	SelectTimeout Duration `yaml:"select_timeout"`
+	// Model is what drives the values: "random" (Rate random changes per
+	// second) or "substation" (the process model of a substation, which
+	// binds to the points by their IDs; see package demo). Default random.
+	Model string `yaml:"model"`
 }
+
+// Simulator models.
+const (
+	ModelRandom     = "random"
+	ModelSubstation = "substation"
+)
 
 // Metrics is the Prometheus endpoint.
 type Metrics struct {

@@ -373,5 +373,8 @@ func (s *Server) command(r *responder, raw []byte, a iec104.ASDU, o iec104.Objec
 		return err
 	}
 	r.others(ret)
+	if f := s.opts.OnExecute; f != nil {
+		f(c.point.IOA)
+	}
 	return nil
 }

@@ -34,6 +34,11 @@ type Options struct {
 	Location *time.Location // zone of CP56Time2a time tags and clock sync; nil: UTC
 	Seed     uint64         // seed of the random changes
 	Logger   *slog.Logger   // nil: discard
+	// OnExecute, when set, is called with the IOA of a point after an
+	// executed command changed it (its new value reported with cause 11):
+	// a process model reacts to the operation. It runs on the connection's
+	// worker and must not block.
+	OnExecute func(pointIOA uint32)
 }
 
 // Server simulates one outstation (one common address) for any number of

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -31,6 +32,7 @@ func commands() map[string]command {
 		"audit":   {"verify the command audit trail", runAudit},
 		"check":   {"validate a configuration file", runCheck},
 		"decode":  {"decode IEC 104 traffic in pcap/pcapng captures", runDecode},
+		"demo":    {"run the embedded demo plant (what 'hmi' alone does)", runDemo},
 		"probe":   {"test an RTU: interrogate, sync its clock, send a command", runProbe},
 		"serve":   {"run the HMI from a configuration file", runServe},
 		"sim":     {"run an IEC 104 outstation simulator", runSim},
@@ -49,13 +51,15 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := commands()
 	if len(args) == 0 {
-		usage(stderr, cmds)
-		return exitUsage
+		return runDemo(ctx, nil, stdout, stderr)
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
 		usage(stdout, cmds)
 		return exitOK
+	}
+	if strings.HasPrefix(args[0], "-") {
+		return runDemo(ctx, args, stdout, stderr) // hmi --listen ADDR: the demo's flags
 	}
 	c, ok := cmds[args[0]]
 	if !ok {
@@ -67,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer, cmds map[string]command) {
-	fmt.Fprintln(w, "hmi: a web-based SCADA HMI server for IEC 60870-5-104.\n\nUsage: hmi COMMAND [flags]\n\nCommands:")
+	fmt.Fprintln(w, "hmi: a web-based SCADA HMI server for IEC 60870-5-104.\n\nUsage: hmi [COMMAND] [flags]\n\nWithout a command, hmi runs the embedded demo (hmi demo).\n\nCommands:")
 	names := make([]string, 0, len(cmds))
 	for n := range cmds {
 		names = append(names, n)

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net"
 	"path/filepath"
 
 	"hmi/config"
+	"hmi/demo"
 	"hmi/frontstation"
 	"hmi/points"
 	"hmi/sim"
@@ -25,9 +27,10 @@ type plant struct {
 }
 
 type plantSim struct {
-	name string
-	cfg  *config.Simulator
-	srv  *sim.Server
+	name  string
+	cfg   *config.Simulator
+	srv   *sim.Server
+	model *demo.Substation // with model: substation, else nil
 }
 
 // buildPlant checks that everything in cfg can be built and builds it; it
@@ -141,6 +144,7 @@ func controlOf(pt *config.Point, lc *config.Link, cache *points.Cache) (frontsta
 func simulatorOf(cfg *config.Config, sc *config.Simulator, log *slog.Logger) (*plantSim, error) {
 	lc := cfg.Link(sc.Link)
 	sconf := sim.Config{CA: uint16(lc.CA), SelectTimeout: sc.SelectTimeout.D()}
+	binds := map[string]demo.Point{}
 	for _, pt := range cfg.PointsOf(sc.Link) {
 		if pt.CA != lc.CA {
 			return nil, fmt.Errorf("simulator %s: point %s has CA %d; a simulator serves one CA (%d)", sc.Name, pt.ID, pt.CA, lc.CA)
@@ -149,11 +153,17 @@ func simulatorOf(cfg *config.Config, sc *config.Simulator, log *slog.Logger) (*p
 		if err != nil {
 			return nil, fmt.Errorf("simulator %s: point %s: %w", sc.Name, pt.ID, err)
 		}
-		sp := sim.Point{IOA: uint32(pt.IOA), Name: pt.ID, Kind: k}
+		// Events of discrete points carry their time, as from a real RTU.
+		sp := sim.Point{IOA: uint32(pt.IOA), Name: pt.ID, Kind: k, TimeTag: k == sim.Single || k == sim.Double || k == sim.Step}
 		if k == sim.Double {
 			sp.Value = 1 // OFF rather than indeterminate
 		}
 		sconf.Points = append(sconf.Points, sp)
+		bp := demo.Point{IOA: sp.IOA, Kind: k}
+		if pt.Scale != nil {
+			bp.Scale, bp.Offset = pt.Scale.Factor, pt.Scale.Offset
+		}
+		binds[pt.ID] = bp
 		if c := pt.Control; c != nil {
 			ck, err := sim.ParseCommandKind(string(c.Type))
 			if err != nil {
@@ -173,11 +183,22 @@ func simulatorOf(cfg *config.Config, sc *config.Simulator, log *slog.Logger) (*p
 		}
 		opts.TLS = tc
 	}
+	ps := &plantSim{name: sc.Name, cfg: sc}
+	if sc.Model == config.ModelSubstation {
+		opts.Rate = 0
+		opts.OnExecute = func(ioa uint32) { ps.model.Executed(ioa) }
+	}
 	srv, err := sim.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("simulator %s (serving link %s, %s): %w", sc.Name, sc.Link, filepath.Base(cfg.File), err)
 	}
-	return &plantSim{name: sc.Name, cfg: sc, srv: srv}, nil
+	ps.srv = srv
+	if sc.Model == config.ModelSubstation {
+		if ps.model, err = demo.NewSubstation(srv, binds, demo.Options{Seed: seedOf(sc.Name), Logger: log.With("simulator", sc.Name)}); err != nil {
+			return nil, fmt.Errorf("simulator %s: model %s: %w", sc.Name, sc.Model, err)
+		}
+	}
+	return ps, nil
 }
 
 // run listens for every simulator (all or none), then runs them, the links
@@ -196,6 +217,16 @@ func (p *plant) run(ctx context.Context) error {
 	}
 	var tasks []task
 	for i, s := range p.sims {
+		if s.model != nil {
+			// The plant's state is set before the first connection.
+			if err := s.model.Prime(); err != nil {
+				for _, l := range lns {
+					l.Close()
+				}
+				return fmt.Errorf("simulator %s: %w", s.name, err)
+			}
+			tasks = append(tasks, task{"model of simulator " + s.name, s.model.Run})
+		}
 		tasks = append(tasks, task{"simulator " + s.name, func(ctx context.Context) error { return s.srv.Run(ctx, lns[i]) }})
 	}
 	for _, l := range p.links {
@@ -203,4 +234,12 @@ func (p *plant) run(ctx context.Context) error {
 	}
 	tasks = append(tasks, task{"point cache", p.cache.Run})
 	return runTasks(ctx, tasks...)
+}
+
+// seedOf derives a model's random seed from its simulator's name, so that
+// two simulated stations do not move in step.
+func seedOf(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return h.Sum64()
 }
