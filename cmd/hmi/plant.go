@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -215,7 +216,7 @@ func (p *plant) run(ctx context.Context) error {
 		}
 		lns = append(lns, ln)
 	}
-	var tasks []task
+	var simTasks []task
 	for i, s := range p.sims {
 		if s.model != nil {
 			// The plant's state is set before the first connection.
@@ -225,15 +226,33 @@ func (p *plant) run(ctx context.Context) error {
 				}
 				return fmt.Errorf("simulator %s: %w", s.name, err)
 			}
-			tasks = append(tasks, task{"model of simulator " + s.name, s.model.Run})
+			simTasks = append(simTasks, task{"model of simulator " + s.name, s.model.Run})
 		}
-		tasks = append(tasks, task{"simulator " + s.name, func(ctx context.Context) error { return s.srv.Run(ctx, lns[i]) }})
+		simTasks = append(simTasks, task{"simulator " + s.name, func(ctx context.Context) error { return s.srv.Run(ctx, lns[i]) }})
 	}
+	var tasks []task
 	for _, l := range p.links {
 		tasks = append(tasks, task{"link " + l.Name(), l.Run})
 	}
 	tasks = append(tasks, task{"point cache", p.cache.Run})
-	return runTasks(ctx, tasks...)
+	if len(simTasks) == 0 {
+		return runTasks(ctx, tasks...)
+	}
+	// The simulators outlive the links, so that the links' STOPDT at
+	// shutdown reaches them; a simulator that fails stops the links.
+	linkCtx, stopLinks := context.WithCancel(ctx)
+	defer stopLinks()
+	simCtx, stopSims := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSims()
+	simErr := make(chan error, 1)
+	go func() {
+		err := runTasks(simCtx, simTasks...)
+		stopLinks()
+		simErr <- err
+	}()
+	err := runTasks(linkCtx, tasks...)
+	stopSims()
+	return errors.Join(err, <-simErr)
 }
 
 // seedOf derives a model's random seed from its simulator's name, so that
