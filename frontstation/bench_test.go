@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -136,4 +137,42 @@ func BenchmarkInterrogation100k(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/interrogation")
 	b.ReportMetric(float64(first.Milliseconds()), "ms-startdt-to-gi-done")
+}
+
+// BenchmarkPaced100Links: 100 simulators of 1 000 points, each making 5 000
+// changes per second (500 000/s in all), into 100 links and one cache.
+// Each iteration is one second of that load (-benchtime=10x: ten seconds).
+// It reports the rate applied, the CPU used (of all cores, simulators
+// included: they run in this process), and the backlog, the changes made
+// but not yet applied, at the start and the end of the run: flat when the
+// HMI keeps up. The simulators never let more than a second of changes
+// accumulate, so a backlog near rate x 1 s means the HMI fell behind.
+func BenchmarkPaced100Links(b *testing.B) {
+	const links, perLink = 100, 5000.0
+	_, ls := benchStation(b, links, 1000, perLink)
+	rate := links * perLink
+	// Let the generators settle after the interrogations.
+	time.Sleep(500 * time.Millisecond)
+	start, cpu0, t0 := rxObjects(ls), cpuTime(b), time.Now()
+	backlog := func() float64 {
+		return rate*time.Since(t0).Seconds() - float64(rxObjects(ls)-start)
+	}
+	var first, last, worst float64
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		time.Sleep(time.Second)
+		last = backlog()
+		if i == 0 {
+			first = last
+		}
+		worst = max(worst, last)
+	}
+	b.StopTimer()
+	got, cpu, d := rxObjects(ls)-start, cpuTime(b)-cpu0, time.Since(t0)
+	b.ReportMetric(float64(got)/d.Seconds(), "objects/s")
+	b.ReportMetric(100*cpu.Seconds()/d.Seconds(), "cpu%")
+	b.ReportMetric(100*cpu.Seconds()/d.Seconds()/float64(runtime.NumCPU()), "cpu%-of-all-cores")
+	b.ReportMetric(first, "backlog-first")
+	b.ReportMetric(last, "backlog-last")
+	b.ReportMetric(worst, "backlog-max")
 }
