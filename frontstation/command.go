@@ -131,6 +131,7 @@ type Record struct {
 	State                                      CommandState
 	Steps                                      []Step
 	Err                                        string        // why it failed, for people
+	Done                                       bool          // nothing more will happen: a final state, or confirmed without ACTTERM expected
 	SelectLatency, ExecuteLatency, TermLatency time.Duration // select->ACTCON, execute->ACTCON, execute->ACTTERM
 }
 
@@ -568,7 +569,7 @@ func (c *Commander) snapshot(p *pending) Record {
 // finish ends a command. For failures the error says why.
 func (c *Commander) finish(p *pending, st CommandState, why string) (Record, error) {
 	c.mu.Lock()
-	p.rec.State, p.rec.Err = st, why
+	p.rec.State, p.rec.Err, p.rec.Done = st, why, true
 	if p.selTime != nil {
 		p.selTime.Stop()
 	}

@@ -337,8 +337,8 @@ func testCommandsEveryType(t *testing.T, timeTag bool) {
 			if sc.ActTerm {
 				wantState = Terminated
 			}
-			if r.State != wantState || r.ExecuteLatency <= 0 || (sc.ActTerm && r.TermLatency <= 0) {
-				t.Fatalf("record %+v: want %v with latencies", r, wantState)
+			if r.State != wantState || !r.Done || r.ExecuteLatency <= 0 || (sc.ActTerm && r.TermLatency <= 0) {
+				t.Fatalf("record %+v: want %v, done, with latencies", r, wantState)
 			}
 			h := p.byIOA[sc.Point]
 			eventually(t, "the status point to follow", func() bool { return p.cache.Get(h).Value == want })

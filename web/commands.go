@@ -181,6 +181,7 @@ type commandJSON struct {
 	User  string     `json:"user"`
 	Steps []stepJSON `json:"steps"`
 	Error string     `json:"error"`
+	Done  bool       `json:"done"`
 }
 
 type stepJSON struct {
@@ -193,7 +194,7 @@ type stepJSON struct {
 
 func toCommandJSON(r *CommandRecord) commandJSON {
 	c := commandJSON{ID: r.ID, Point: r.Point, Value: r.Value, State: r.State, SBO: r.SBO, User: r.Origin.User,
-		Error: r.Err, Steps: make([]stepJSON, len(r.Steps))}
+		Error: r.Err, Done: r.Final(), Steps: make([]stepJSON, len(r.Steps))}
 	for i, s := range r.Steps {
 		c.Steps[i] = stepJSON{Step: s.Name, At: s.At.UTC(), COT: s.Cause, Negative: s.Negative}
 		if s.Latency > 0 {

@@ -251,11 +251,12 @@ type CommandRecord struct {
 	State  string // requested, selecting, selected, executing, confirmed, terminated, failed, cancelled
 	Steps  []CommandStep
 	Err    string
+	Done   bool // nothing more will happen (a command confirmed without ACTTERM expected ends "confirmed")
 }
 
 // Final reports whether nothing more will happen to the command.
 func (r *CommandRecord) Final() bool {
-	return r.State == "terminated" || r.State == "failed" || r.State == "cancelled"
+	return r.Done || r.State == "terminated" || r.State == "failed" || r.State == "cancelled"
 }
 
 // Errors of a Commander, which its adapter wraps (fmt.Errorf("%w: %v", web.ErrCommandBusy, err)) so that the

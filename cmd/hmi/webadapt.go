@@ -187,7 +187,7 @@ type commander struct{ c *frontstation.Commander }
 
 func toWebRecord(r frontstation.Record) web.CommandRecord {
 	out := web.CommandRecord{ID: r.ID, Point: r.Point, Link: r.Link, Value: r.Value, SBO: r.SBO,
-		Origin: web.Origin(r.Origin), State: r.State.String(), Err: r.Err}
+		Origin: web.Origin(r.Origin), State: r.State.String(), Err: r.Err, Done: r.Done}
 	for _, s := range r.Steps {
 		out.Steps = append(out.Steps, web.CommandStep{Name: s.Name, At: s.At, Cause: int(s.Cause), Negative: s.Negative, Latency: s.Latency})
 	}
