@@ -13,6 +13,7 @@ import (
 const (
 	DefaultAlarmPriority          = 2
 	DefaultLinkAlarmPriority      = 2
+	DefaultLinkAlarmDelay         = 10 * time.Second
 	DefaultSecurityAlarmPriority  = 2
 	DefaultCommandFailurePriority = 3
 	DefaultHistoryMaxInterval     = 15 * time.Minute
@@ -52,6 +53,11 @@ type Events struct {
 type LinkAlarm struct {
 	// Priority, 1..4. Default 2.
 	Priority int `yaml:"priority"`
+	// Delay is how long the link must be down before the alarm is raised:
+	// a reconnect within it, and the first connection at start, raise
+	// none (the link's events are journalled all the same). Default 10s;
+	// 0 raises at once.
+	Delay Duration `yaml:"delay"`
 }
 
 // PointAlarm is the alarms on a point's value and quality. It sets at
@@ -147,6 +153,11 @@ func (k *checker) checkLinkAlarm(p string, l *Link) {
 	pp := join(p, "alarm.priority")
 	setDefault(k, pp, &l.Alarm.Priority, DefaultLinkAlarmPriority)
 	k.priority(pp, l.Alarm.Priority)
+	dp := join(p, "alarm.delay")
+	setDefault(k, dp, &l.Alarm.Delay, Duration(DefaultLinkAlarmDelay))
+	if l.Alarm.Delay < 0 {
+		k.fail(dp, "must not be negative")
+	}
 }
 
 // checkFailureAlarm applies the default of a control's failure alarm
