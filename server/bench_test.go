@@ -3,15 +3,19 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"hmi/alarms"
 	"hmi/points"
+	"hmi/web"
 )
 
 // BenchmarkLiveLatency measures the latency from cache.Apply to the WebSocket frame received by the clients:
@@ -21,23 +25,29 @@ import (
 // point replaced before a flush are coalesced away by design and have no latency. b.N is the number of changes.
 //
 //	go test -run '^$' -bench BenchmarkLiveLatency -benchtime 100000x ./server/
-func BenchmarkLiveLatency(b *testing.B) {
-	const (
-		clients = 100
-		npoints = 1000
-		rate    = 20000 // changes per second
-		batch   = 20    // per millisecond
-	)
+func BenchmarkLiveLatency(b *testing.B) { liveLatency(b, 100, 1000, 1000, 20000) }
+
+// BenchmarkFanOut is the fan-out of a large plant: 100 000 points, 50 000 changes per second at random points,
+// 100 clients each showing a page of 1 000 points (together all of them), so each client gets about 500 changes a
+// second. Same measurement as BenchmarkLiveLatency.
+//
+//	go test -run '^$' -bench BenchmarkFanOut -benchtime 250000x ./server/
+func BenchmarkFanOut(b *testing.B) { liveLatency(b, 100, 100_000, 1000, 50000) }
+
+// liveLatency runs clients that subscribe to perClient consecutive points each (client i from point
+// i*perClient, wrapping), while rate changes per second go to random points of npoints.
+func liveLatency(b *testing.B, clients, npoints, perClient, rate int) {
+	batch := max(rate/1000, 1) // per millisecond
 	e := newBigEnv(b, npoints)
 	e.serve()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ids := make([]string, npoints)
-	for i := range ids {
-		ids[i] = bigID(i)
-	}
 	conns := make([]*websocket.Conn, clients)
 	for i := range conns {
+		ids := make([]string, perClient)
+		for j := range ids {
+			ids[j] = bigID((i*perClient + j) % npoints)
+		}
 		conns[i] = e.mustDial(ctx, "viewer")
 		defer conns[i].CloseNow()
 		send(ctx, b, conns[i], map[string]any{"type": "subscribe", "points": ids})
@@ -90,7 +100,7 @@ func BenchmarkLiveLatency(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for k := 0; k*batch < b.N; k++ {
-		if d := time.Until(start.Add(time.Duration(k) * time.Second / (rate / batch))); d > 0 {
+		if d := time.Until(start.Add(time.Duration(k) * time.Second / time.Duration(rate/batch))); d > 0 {
 			time.Sleep(d)
 		}
 		stamp := float64(time.Since(epoch).Microseconds())
@@ -122,4 +132,69 @@ func BenchmarkLiveLatency(b *testing.B) {
 	b.ReportMetric(float64(frames)/elapsed.Seconds(), "frames/s")
 	b.ReportMetric(float64(bytes)/elapsed.Seconds()/1e6, "MB/s")
 	b.ReportMetric(float64(len(all))/float64(clients), "delivered/client")
+}
+
+// BenchmarkPages renders the point list of 1 000 rows and the alarm list of 1 000 alarms through the server's
+// whole handler (routing, session, CSRF, security headers, templates), in process, and reports the p50 and p99
+// time per page. b.N is the number of renders of each page.
+//
+//	go test -run '^$' -bench BenchmarkPages -benchtime 200x ./server/
+func BenchmarkPages(b *testing.B) {
+	const n = 1000
+	defs := make([]points.Def, n)
+	adefs := alarms.Defs{}
+	for i := range defs {
+		defs[i] = points.Def{ID: bigID(i), Name: "Feeder " + fmt.Sprint(i) + " current", Area: "plant/f" + fmt.Sprint(i%20),
+			Kind: points.Float, Unit: "A", Link: "north", CA: 1, IOA: uint32(i + 1)}
+		adefs.Points = append(adefs.Points, alarms.PointDef{Point: bigID(i),
+			Limits: &alarms.LimitsDef{H: &alarms.LimitDef{Value: 100, Priority: alarms.Priority(1 + i%4)}}})
+	}
+	cache, err := points.New(defs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	engine, err := alarms.New(adefs, &memJournal{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = engine.Run(ctx, cache) }()
+	defer func() { cancel(); <-done }()
+	e := newEnv(b, func(cfg *Config, d *web.Deps) {
+		d.Points, d.Alarms = cache, engine
+		d.Controls, d.Displays = nil, nil
+	})
+	e.cache, e.engine = cache, engine
+	now := time.Now()
+	ups := make([]points.Update, n)
+	for i := range ups {
+		ups[i] = points.Update{Point: points.Handle(i), Value: 150 + float64(i)/7, RecvTime: now, SourceTime: now}
+	}
+	cache.Apply(ups)
+	waitFor(b, 10*time.Second, "1 000 alarms", func() bool { return len(engine.List(alarms.Filter{})) >= n })
+
+	for _, page := range []struct{ name, path, want string }{
+		{"points", "/points", bigID(n - 1)},
+		{"alarms", "/alarms", bigID(n - 1)},
+	} {
+		b.Run(page.name, func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			size := 0
+			for b.Loop() {
+				t0 := time.Now()
+				w := e.do(req{method: "GET", path: page.path, user: "viewer"})
+				lat = append(lat, time.Since(t0))
+				if w.Code != 200 || !strings.Contains(w.Body.String(), page.want) {
+					b.Fatalf("%s: %d, %d bytes, want %q in it", page.path, w.Code, w.Body.Len(), page.want)
+				}
+				size = w.Body.Len()
+			}
+			slices.Sort(lat)
+			pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+			b.ReportMetric(pct(0.50), "p50_ms")
+			b.ReportMetric(pct(0.99), "p99_ms")
+			b.ReportMetric(float64(size)/1000, "kB/page")
+		})
+	}
 }

@@ -23,6 +23,10 @@ import (
 // queue overflow, is dropped (sent resync when the socket still can take it, and closed with
 // StatusPolicyViolation); it never holds up another client, because nothing but its own writer ever waits for it.
 
+// SessionEndedReason is the reason of the close (with StatusPolicyViolation, 1008) of a socket whose session has
+// ended: the page's script then goes to the login page rather than reconnect (docs/ui-contract.md).
+const SessionEndedReason = "session ended"
+
 // hub keeps the open sockets.
 type hub struct {
 	app *web.App
@@ -43,6 +47,7 @@ type client struct {
 	in     chan []byte   // messages from the reader to the writer
 	done   chan struct{} // closed when the reader ends
 	alarms chan struct{} // capacity 1: the alarm summary may have changed
+	ended  chan struct{} // capacity 1: the client's session has ended (logout, password change, user deleted)
 
 	newsMu sync.Mutex // guards news
 	news   []string   // areas of new alarms since the last summary sent
@@ -117,6 +122,22 @@ func (c *client) alarmsChanged(news []string) {
 	}
 }
 
+// endSessions closes, without waiting, the sockets of the sessions that e names: each writer closes its socket
+// with StatusPolicyViolation "session ended", as the periodic check of the sessions does, but at once.
+func (h *hub) endSessions(e web.SessionEnd) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		id := c.live.Identity()
+		if (e.IDHash != "" && id.Session.IDHash == e.IDHash) || (e.IDHash == "" && e.User != "" && id.User.Name == e.User) {
+			select {
+			case c.ended <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
 // takeNews returns and clears the areas of new alarms.
 func (c *client) takeNews() []string {
 	c.newsMu.Lock()
@@ -182,7 +203,7 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(web.MaxClientMessage)
 	c := &client{
 		conn: conn, live: h.app.NewLive(id), in: make(chan []byte, h.cfg.InQueue),
-		done: make(chan struct{}), alarms: make(chan struct{}, 1),
+		done: make(chan struct{}), alarms: make(chan struct{}, 1), ended: make(chan struct{}, 1),
 	}
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
@@ -328,9 +349,12 @@ func (h *hub) write(ctx context.Context, c *client) {
 			}
 		case <-session.C:
 			if !c.live.SessionValid(wbase) {
-				_ = c.conn.Close(websocket.StatusPolicyViolation, "session ended")
+				_ = c.conn.Close(websocket.StatusPolicyViolation, SessionEndedReason)
 				return
 			}
+		case <-c.ended:
+			_ = c.conn.Close(websocket.StatusPolicyViolation, SessionEndedReason)
+			return
 		case <-flush.C:
 			armed = false
 		}

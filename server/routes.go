@@ -78,6 +78,8 @@ func (s *Server) routes() http.Handler {
 		r.With(operator).Post("/alarms/{id}/ack", a.AlarmAck)
 		r.With(operator).Post("/alarms/{id}/shelve", a.AlarmShelve)
 		r.With(operator).Post("/alarms/{id}/unshelve", a.AlarmUnshelve)
+		r.With(engineer).Post("/alarms/{id}/out-of-service", a.AlarmOutOfService)
+		r.With(engineer).Post("/alarms/{id}/in-service", a.AlarmInService)
 		r.Get("/events", a.APIEvents)
 		r.With(operator).Get("/commands/{cid}", a.CommandGet)
 		r.With(operator).Post("/commands/{cid}/execute", a.CommandExecute)

@@ -130,6 +130,18 @@ func routeTable() []route {
 				}
 			},
 			changed: func(e *env, user string) bool { return alarmState(e) != alarms.Shelved }},
+		{method: "POST", pattern: "/api/v1/alarms/{id}/out-of-service", path: "/api/v1/alarms/" + alarmHigh + "/out-of-service", body: `{"comment":"sensor replaced"}`,
+			min: web.RoleEngineer, ok: 200, setup: func(e *env, _ string) { e.raiseAlarm() },
+			changed: func(e *env, user string) bool { return alarmState(e) == alarms.OutOfService }},
+		{method: "POST", pattern: "/api/v1/alarms/{id}/in-service", path: "/api/v1/alarms/" + alarmHigh + "/in-service", body: `{}`,
+			min: web.RoleEngineer, ok: 200,
+			setup: func(e *env, _ string) {
+				e.raiseAlarm()
+				if err := e.engine.OutOfService(t0ctx, "setup", alarmHigh, true, ""); err != nil {
+					e.t.Fatal(err)
+				}
+			},
+			changed: func(e *env, user string) bool { return alarmState(e) != alarms.OutOfService }},
 		{method: "GET", pattern: "/api/v1/events", path: "/api/v1/events?limit=5", min: web.RoleViewer, ok: 200},
 		{method: "GET", pattern: "/api/v1/commands/{cid}", path: "/api/v1/commands/c-own", min: web.RoleOperator, ok: 200, setup: ownCommand},
 		{method: "POST", pattern: "/api/v1/commands/{cid}/execute", path: "/api/v1/commands/c-own/execute", body: `{}`,

@@ -123,7 +123,9 @@ func New(cfg Config, deps web.Deps, logger *slog.Logger) (*Server, error) {
 		SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionAbsolute, Secure: s.tls != nil,
 		AssetURL: cfg.AssetURL, Throttle: cfg.Throttle, Argon2: cfg.Argon2, CommandTimeout: cfg.CommandTimeout,
 		AuditSteps: cfg.AuditSteps,
-		Now:        cfg.Now,
+		// The hub exists before the first request, which is the first that can end a session.
+		SessionsEnded: func(e web.SessionEnd) { s.hub.endSessions(e) },
+		Now:           cfg.Now,
 	}, deps)
 	if err != nil {
 		return nil, err
@@ -139,6 +141,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // App returns the web application, for cmd/hmi to hand the commander's progress to (App.CommandProgress).
 func (s *Server) App() *web.App { return s.app }
+
+// WebSocketClients returns the number of open WebSockets (for cmd/hmi's metrics).
+func (s *Server) WebSocketClients() int { return s.hub.count() }
 
 // Listen opens the configured address.
 func (s *Server) Listen() (net.Listener, error) {

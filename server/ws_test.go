@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -146,7 +147,7 @@ func TestWSSubscribe(t *testing.T) {
 	if strings.Join(ids, ",") != pTap+","+pEvil {
 		t.Fatalf("snapshot of %v", ids)
 	}
-	if snap.Points[1].Text != "ON" || snap.Points[1].Value == nil || *snap.Points[1].Value != 1 {
+	if snap.Points[1].Text != "on" || snap.Points[1].Value == nil || *snap.Points[1].Value != 1 {
 		t.Fatalf("snapshot point %+v", snap.Points[1])
 	}
 	h, _ := e.cache.Lookup(pTap)
@@ -255,6 +256,92 @@ func TestWSSessionEnds(t *testing.T) {
 			return
 		}
 	}
+}
+
+// TestWSSessionEndsAtOnce checks that the sockets of a session close as soon as a handler ends it, with
+// StatusPolicyViolation "session ended", long before the periodic check (an hour here), and that the other
+// sockets stay: a logout closes its session's sockets only; a password reset and a deleted user close every
+// socket of the user.
+func TestWSSessionEndsAtOnce(t *testing.T) {
+	e := newEnv(t, func(c *Config, _ *web.Deps) { c.WS.SessionCheck = time.Hour })
+	e.serve()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	// A second session of the operator, in another browser.
+	now := e.clock.Now()
+	other := "another-token-of-operator-0123456789abcdef"
+	if err := e.accounts.CreateSession(ctx, web.Session{IDHash: hashOf(other), User: "operator", CSRF: "x", Created: now, LastSeen: now}); err != nil {
+		t.Fatal(err)
+	}
+	dialToken := func(token string) *websocket.Conn {
+		t.Helper()
+		h := http.Header{"Origin": {e.base}, "Cookie": {"hmi_session=" + token}}
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.base, "http")+"/ws", &websocket.DialOptions{HTTPHeader: h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next(ctx, t, c, "alarms")
+		return c
+	}
+	// closed waits for c to close and checks how.
+	closed := func(c *websocket.Conn, what string) {
+		t.Helper()
+		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+		defer rcancel()
+		for {
+			_, _, err := c.Read(rctx)
+			if err == nil {
+				continue
+			}
+			var ce websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.StatusPolicyViolation || ce.Reason != SessionEndedReason {
+				t.Fatalf("%s: socket ended with %v, want 1008 %q at once", what, err, SessionEndedReason)
+			}
+			return
+		}
+	}
+	// open checks that c still answers.
+	open := func(c *websocket.Conn, what string) {
+		t.Helper()
+		send(ctx, t, c, map[string]any{"type": "ping"})
+		next(ctx, t, c, "pong")
+	}
+
+	mine, theirs := dialToken(e.session("operator")), dialToken(other)
+	defer mine.CloseNow()
+	defer theirs.CloseNow()
+	viewer := e.mustDial(ctx, "viewer")
+	defer viewer.CloseNow()
+	next(ctx, t, viewer, "alarms")
+	if w := e.do(req{method: "POST", path: "/logout", form: url.Values{}, user: "operator", csrf: true}); w.Code != http.StatusSeeOther {
+		t.Fatalf("logout: %d", w.Code)
+	}
+	closed(mine, "the logged-out session's socket")
+	open(theirs, "the operator's other session")
+	open(viewer, "another user's socket")
+
+	// The admin resets the operator's password: every session of the operator ends.
+	if w := e.do(req{method: "POST", path: "/admin/users/operator/password", form: url.Values{"password": {"a new password 9"}}, user: "admin", csrf: true}); w.Code != http.StatusSeeOther {
+		t.Fatalf("password reset: %d", w.Code)
+	}
+	closed(theirs, "a socket of the user whose password was reset")
+	open(viewer, "another user's socket")
+
+	// The admin deletes the viewer.
+	if w := e.do(req{method: "POST", path: "/admin/users/viewer/delete", form: url.Values{}, user: "admin", csrf: true}); w.Code != http.StatusSeeOther {
+		t.Fatalf("delete: %d", w.Code)
+	}
+	closed(viewer, "a socket of the deleted user")
+
+	// An engineer changes their own password: their sockets end too (the browser gets a new session).
+	eng := e.mustDial(ctx, "engineer")
+	defer eng.CloseNow()
+	next(ctx, t, eng, "alarms")
+	pw := url.Values{"current": {testPassword}, "new": {"a new password 1"}, "repeat": {"a new password 1"}}
+	if w := e.do(req{method: "POST", path: "/account/password", form: pw, user: "engineer", csrf: true}); w.Code != http.StatusSeeOther {
+		t.Fatalf("password change: %d", w.Code)
+	}
+	closed(eng, "a socket of the user who changed the password")
 }
 
 func TestWSShutdown(t *testing.T) {

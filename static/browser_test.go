@@ -118,7 +118,15 @@ var testPage = template.Must(template.New("page").Parse(`<!doctype html>
   <div class="tile" id="tile-u" data-point="north.bus.u"><span class="tile-name">Busbar A voltage</span><span data-field="value">—</span><span data-field="quality"></span><span data-field="time"></span></div>
   <div class="tile" id="tile-t" data-point="north.t1.temp"><span class="tile-name">T1 oil temperature</span><span data-field="value">—</span><span data-field="quality"></span><span data-field="time"></span></div>
   <div class="tile" id="tile-evil" data-point="north.evil"><span class="tile-name" id="evil-name">{{.Evil}}</span><span data-field="value" id="evil-value">—</span><span data-field="quality"></span></div>
+  <div class="tile" id="tile-raw" data-point="north.raw" data-kind="float" data-unit="MW"><span class="tile-name">A value without text</span><span data-field="value">—</span></div>
 </div>
+
+<section class="panel" id="times" data-point="north.f1.p">
+  <dl class="kv">
+    <dt>Source time</dt><dd><time data-field="source_time" data-none="none (the device sent no time tag)" class="muted">none (the device sent no time tag)</time></dd>
+    <dt>Received</dt><dd><time data-field="recv_time" data-none="never" class="muted">never</time></dd>
+  </dl>
+</section>
 
 <div class="toolbar">
   <button id="operate" type="button" data-control data-point="north.f1.cb" data-controllable="true" class="btn-primary">Operate feeder 1 breaker…</button>
@@ -232,16 +240,24 @@ var alarmsPage = template.Must(template.New("alarms").Parse(`<!doctype html>
   <select data-shelve-duration><option value="15m">15 min</option><option value="1h">1 hour</option></select>
   <button type="button" data-shelve>Shelve</button>
   <button type="button" data-unshelve>Unshelve</button>
+  <button type="button" data-out-of-service>Take out of service</button>
   <input id="alarm-filter" type="search" data-filter="text" data-filter-table="alarms" placeholder="Filter">
 </div>
 <table id="alarms" data-sortable>
   <thead><tr><th data-nosort><input type="checkbox" data-select-all aria-label="Select all"></th><th>Priority</th><th>Time</th><th>Point</th><th>Message</th><th>State</th></tr></thead>
   <tbody>
-  {{range .Alarms}}<tr data-alarm="{{.ID}}" class="alarm p{{.Prio}} st-{{.State}}">
+  {{range .Alarms}}{{if ne .State "out_of_service"}}<tr data-alarm="{{.ID}}" class="alarm p{{.Prio}} st-{{.State}}">
     <td><input type="checkbox" data-select-alarm aria-label="Select"></td><td class="prio">P{{.Prio}}</td><td>{{.Time}}</td><td>{{.Point}}</td><td>{{.Message}}</td><td>{{.State}}</td>
   </tr>
-  {{end}}</tbody>
+  {{end}}{{end}}</tbody>
 </table>
+<section id="alarms-oos" class="panel">
+<h2>Out of service</h2>
+<table class="alarm-table"><tbody>
+  {{range .Alarms}}{{if eq .State "out_of_service"}}<tr data-alarm="{{.ID}}" class="alarm p{{.Prio}} st-{{.State}}"><td>{{.Message}}</td><td><button type="button" data-in-service>Return to service</button></td></tr>
+  {{end}}{{end}}</tbody>
+</table>
+</section>
 </main>
 </body>
 </html>
@@ -387,6 +403,19 @@ func (f *fakeWS) send(t *testing.T, v any) {
 	if err := c.Write(ctx, websocket.MessageText, b); err != nil {
 		t.Fatalf("send: %v", err)
 	}
+}
+
+// closeWith closes the current connection from the server side with a close frame of code and reason.
+func (f *fakeWS) closeWith(t *testing.T, code websocket.StatusCode, reason string) {
+	t.Helper()
+	f.mu.Lock()
+	c := f.cur
+	f.cur = nil
+	f.mu.Unlock()
+	if c == nil {
+		t.Fatal("closeWith: no connection")
+	}
+	go c.Close(code, reason)
 }
 
 // drop closes the current connection from the server side with a close frame (no TCP reset, so that the
@@ -562,6 +591,10 @@ func newEnv(t *testing.T, browserCtx context.Context) *env {
 		}
 	})
 	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Log in</title></head><body data-page="login"><main class="login">log in</main></body></html>`)
+	})
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", testCSP)
@@ -831,6 +864,90 @@ func TestBrowser(t *testing.T) {
 		}})
 		e.waitJS(`document.querySelectorAll('#traffic tr.frame').length === 2`, "traffic rows")
 		e.screenshot("static-live")
+	})
+
+	// The point page's times follow the live value; a value without the server's text is formatted by the
+	// server's rule, with the element's unit.
+	t.Run("LiveTimesAndFallbackText", func(t *testing.T) {
+		e := newEnv(t, b)
+		e.open(snapshot())
+		e.waitJS(`document.querySelector('#times [data-field=recv_time]').textContent !== 'never'`, "times applied")
+		re := regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:07\.(250|262)$`)
+		src, recv := e.text("#times [data-field=source_time]"), e.text("#times [data-field=recv_time]")
+		if !re.MatchString(src) || !strings.HasSuffix(src, "07.250") || !re.MatchString(recv) || !strings.HasSuffix(recv, "07.262") {
+			t.Errorf("source time %q, received %q: want local date and time, 07.250 and 07.262", src, recv)
+		}
+		if js[bool](e, `document.querySelector('#times [data-field=recv_time]').classList.contains('muted')`) {
+			t.Error("a time shown is still muted")
+		}
+		if got := js[string](e, `document.querySelector('#times [data-field=source_time]').getAttribute('datetime')`); got != "2026-03-02T09:41:07.250Z" {
+			t.Errorf("datetime = %q", got)
+		}
+		// A later value without a source time: the words of data-none, and the new receive time.
+		p := point("north.f1.p", 4.5, "4.50 MW", nil)
+		p["source_time"], p["recv_time"] = nil, "2026-03-02T09:41:09.500Z"
+		e.ws.send(t, map[string]any{"type": "points", "seq": 2, "points": []map[string]any{p,
+			{"id": "north.raw", "kind": "float", "value": 1234.5678, "quality": map[string]bool{}, "recv_time": "2026-03-02T09:41:09.500Z"}}})
+		e.waitJS(`document.querySelector('#times [data-field=recv_time]').textContent.endsWith('09.500')`, "the new receive time")
+		if got := e.text("#times [data-field=source_time]"); got != "none (the device sent no time tag)" {
+			t.Errorf("source time without one = %q", got)
+		}
+		if !js[bool](e, `document.querySelector('#times [data-field=source_time]').classList.contains('muted') && !document.querySelector('#times [data-field=source_time]').hasAttribute('datetime')`) {
+			t.Error("no source time: not muted, or a datetime left")
+		}
+		if got := e.text("#tile-raw [data-field=value]"); got != "1235 MW" {
+			t.Errorf("value without text = %q, want 1235 MW", got)
+		}
+	})
+
+	// live.js formats numbers as the server does: both follow web/testdata/numbers.json.
+	t.Run("NumberFormat", func(t *testing.T) {
+		e := newEnv(t, b)
+		e.open(snapshot())
+		cases, err := os.ReadFile("../web/testdata/numbers.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		expr := `(async () => {
+  const { formatNumber } = await import(` + quote(URL("js/live.js")) + `);
+  const special = { 'NaN': NaN, '+Inf': Infinity, '-Inf': -Infinity };
+  return (` + string(cases) + `).cases.map((c) => {
+    const x = typeof c.value === 'string' ? special[c.value] : c.value;
+    return { value: String(c.value), kind: c.kind, want: c.text, got: formatNumber(x, c.kind) };
+  });
+})()`
+		got, err := chromedp.Run(e.ctx, chromedp.Evaluate[[]struct{ Value, Kind, Want, Got string }](expr, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) < 20 {
+			t.Fatalf("%d cases", len(got))
+		}
+		for _, c := range got {
+			if c.Got != c.Want {
+				t.Errorf("formatNumber(%s, %s) = %q, want %q", c.Value, c.Kind, c.Got, c.Want)
+			}
+		}
+	})
+
+	// A close for an ended session sends the page to the login page, which comes back here; any other close
+	// reconnects.
+	t.Run("SessionEnded", func(t *testing.T) {
+		e := newEnv(t, b)
+		e.open(snapshot())
+		e.ws.closeWith(t, websocket.StatusPolicyViolation, "fell behind")
+		e.ws.waitSubscribe(t, 2)
+		e.ws.send(t, map[string]any{"type": "snapshot", "seq": 2, "points": snapshot()})
+		e.waitJS(`document.getElementById('conn-banner').hidden`, "online again after another 1008")
+		e.ws.closeWith(t, websocket.StatusPolicyViolation, "session ended")
+		e.waitJS(`location.pathname === '/login'`, "the login page")
+		if got := js[string](e, `location.search`); got != "?ended=1&next=%2F" {
+			t.Errorf("login page query = %q, want ?ended=1&next=%%2F", got)
+		}
+		time.Sleep(1200 * time.Millisecond) // a reconnection would come within the backoff
+		if n := e.ws.connections(); n != 2 {
+			t.Errorf("%d connections, want 2: no reconnection after the session ended", n)
+		}
 	})
 
 	t.Run("SortAndFilter", func(t *testing.T) {
@@ -1133,6 +1250,39 @@ func TestBrowser(t *testing.T) {
 		e.waitJS(`document.querySelector('tr[data-alarm=a4]').classList.contains('st-active_unacked')`, "refresh on a summary")
 		if n := len(e.api.history()); n != 3 {
 			t.Errorf("%d API calls, want 3", n)
+		}
+	})
+
+	// Out of service: the toolbar's button takes the selected alarms out, the out-of-service section's button
+	// returns one; each through its own endpoint with the CSRF token and the comment, and both parts of the page
+	// refresh.
+	t.Run("AlarmOutOfService", func(t *testing.T) {
+		e := newEnv(t, b)
+		e.alarms = []testAlarm{
+			{ID: "a1", Prio: 1, State: "active_unacked", Point: "north.f1.cb", Message: "Feeder 1 breaker tripped", Time: "09:40:12"},
+			{ID: "a2", Prio: 2, State: "active_acked", Point: "north.t1.temp", Message: "T1 oil temperature high", Time: "09:38:55"},
+		}
+		ok := func() (int, any) { return http.StatusOK, map[string]any{} }
+		e.api.on("POST /api/v1/alarms/a2/out-of-service", func() (int, any) { e.setAlarmState("a2", "out_of_service"); return ok() })
+		e.api.on("POST /api/v1/alarms/a2/in-service", func() (int, any) { e.setAlarmState("a2", "active_acked"); return ok() })
+		e.do(chromedp.EmulateViewport(1280, 900), chromedp.Navigate(e.srv.URL+"/alarms"))
+		e.waitJS(`!document.body.classList.contains('offline') && document.getElementById('conn-banner').hidden`, "page online")
+		e.click(`tr[data-alarm=a2] [data-select-alarm]`)
+		e.do(chromedp.SendKeys(chromedp.CSS("[data-alarm-comment]"), "sensor replaced"))
+		e.click("[data-out-of-service]")
+		call := e.api.waitCall(t, 1)
+		if call.Path != "/api/v1/alarms/a2/out-of-service" || call.CSRF != testCSRF || call.Body["comment"] != "sensor replaced" {
+			t.Errorf("out-of-service call = %+v", call)
+		}
+		e.waitJS(`document.querySelector('#alarms tr[data-alarm=a2]') === null && document.querySelector('#alarms-oos tr[data-alarm=a2]') !== null`, "the alarm moved to the out-of-service section")
+		e.click(`#alarms-oos tr[data-alarm=a2] [data-in-service]`)
+		call = e.api.waitCall(t, 2)
+		if call.Path != "/api/v1/alarms/a2/in-service" || call.CSRF != testCSRF {
+			t.Errorf("in-service call = %+v", call)
+		}
+		e.waitJS(`document.querySelector('#alarms tr[data-alarm=a2]') !== null && document.querySelector('#alarms-oos tr[data-alarm=a2]') === null`, "the alarm back in the list")
+		if n := len(e.api.history()); n != 2 {
+			t.Errorf("%d API calls, want 2", n)
 		}
 	})
 

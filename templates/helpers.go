@@ -1,6 +1,8 @@
 package templates
 
 import (
+	"context"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -48,6 +50,25 @@ func svgAttrs(attrs []SVGAttr) templ.OrderedAttributes {
 		out[i] = templ.KeyValue[string, any]{Key: a.Name, Value: a.Value}
 	}
 	return out
+}
+
+// breakable renders an ID, escaped, with a line break opportunity (<wbr>) after each dot, so that a narrow column
+// breaks "north.busbar.frequency" between its parts rather than inside them. (A Go component: templ would put
+// spaces between the parts.)
+func breakable(id string) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		for i, part := range strings.SplitAfter(id, ".") {
+			if i > 0 {
+				if _, err := io.WriteString(w, "<wbr>"); err != nil {
+					return err
+				}
+			}
+			if _, err := io.WriteString(w, templ.EscapeString(part)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -18,10 +18,11 @@ type Page struct {
 	Error  string // a form's refusal, shown at the top
 }
 
-// NavItem is an entry of the main navigation.
+// NavItem is an entry of the main navigation: a link, or (with Children) a menu of links, such as the displays.
 type NavItem struct {
 	Href, Label string
-	Current     bool
+	Current     bool // the page is this entry's, or one of its children's
+	Children    []NavItem
 }
 
 // AlarmBanner holds the alarm counts of the banner on every page.
@@ -185,17 +186,21 @@ type TagView struct {
 // PointPage is /points/{id}.
 type PointPage struct {
 	Page
-	Point      PointRow
-	Flags      []FlagView
-	SourceTime string
-	RecvTime   string
-	Events     []EventRow
-	EventsNote string
-	Trend      Trend
-	Control    *ControlView
-	Tag        TagView
-	HasControl bool
-	Interlocks []string
+	Point         PointRow
+	Flags         []FlagView
+	SourceTime    string // date and time to the millisecond; "" for none
+	SourceTimeISO string
+	RecvTime      string
+	RecvTimeISO   string
+	Alarms        []AlarmRow // the point's alarms, in any state
+	CanService    bool       // the user may take its alarms out of service and back
+	Events        []EventRow
+	EventsNote    string
+	Trend         Trend
+	Control       *ControlView
+	Tag           TagView
+	HasControl    bool
+	Interlocks    []string
 }
 
 // AlarmRow is an alarm of the list.
@@ -205,10 +210,12 @@ type AlarmRow struct {
 	State                 string // the contract's state name (active_unacked, ...)
 	StateText             string
 	Message               string
-	RaisedAt, RaisedISO   string
+	RaisedAt, RaisedISO   string // RaisedAt short (HH:MM:SS today)
+	RaisedFull            string // date and time to the millisecond
 	AckedBy, AckedAt      string
 	ShelvedUntil          string
 	Comment               string
+	Source                string // what raises it: "state", "limit HH", "quality", "link down", "command failure", ...
 	Unacked               bool
 	Shelved               bool
 }
@@ -219,13 +226,15 @@ type AlarmFilter struct{ Area, Priority, State string }
 // AlarmsPage is /alarms.
 type AlarmsPage struct {
 	Page
-	Filter     AlarmFilter
-	Areas      []Option
-	Priorities []Option
-	States     []Option
-	Durations  []Option
-	Rows       []AlarmRow
-	CanAct     bool
+	Filter       AlarmFilter
+	Areas        []Option
+	Priorities   []Option
+	States       []Option
+	Durations    []Option
+	Rows         []AlarmRow
+	CanAct       bool       // acknowledge, shelve (operators)
+	CanService   bool       // out of service and back (engineers)
+	OutOfService []AlarmRow // the alarms out of service, which the list itself leaves out
 }
 
 // EventFilter is the filter of the journal.

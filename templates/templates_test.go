@@ -23,7 +23,8 @@ const evil = `<script>alert("x")</script>`
 func page() Page {
 	return Page{Name: "points", Title: "Points " + evil, User: "op" + evil, Role: "operator", CSRF: `tok"en`,
 		CSS: "/static/css/hmi.css?v=1", JS: "/static/js/app.js?v=2",
-		Nav:    []NavItem{{Href: "/", Label: "Overview"}, {Href: "/points", Label: "Points", Current: true}},
+		Nav: []NavItem{{Href: "/", Label: "Overview"}, {Label: "Displays", Children: []NavItem{{Href: "/displays/n", Label: "North"}}},
+			{Href: "/points", Label: "Points", Current: true}},
 		Alarms: AlarmBanner{Counts: []PriorityCount{{1, 0, 0}, {2, 3, 1}, {3, 0, 2}, {4, 0, 0}}, Unacked: 3}}
 }
 
@@ -41,6 +42,9 @@ func TestLayoutContract(t *testing.T) {
 		`<a class="alarm-count p1 is-zero"`,
 		`<button id="silence" type="button" data-silence`,
 		`<a href="/points" aria-current="page">Points</a>`,
+		`<details class="menu" data-menu><summary>Displays</summary><ul class="menu-list"><li><a href="/displays/n">North</a></li></ul></details>`,
+		`<details class="menu user" data-menu>`,
+		`<form method="post" action="/logout"><input type="hidden" name="csrf_token" value="tok&#34;en"> <button type="submit">Log out</button></form>`,
 		`<tr data-point="p.1" data-area="north/f1" data-kind="double" class="q-bad state-2">`,
 		`<td data-field="value" class="num">&lt;script&gt;`,
 		`<time data-field="time" datetime="2025-01-01T12:00:00Z">`,
@@ -59,6 +63,23 @@ func TestLayoutContract(t *testing.T) {
 	for _, bad := range []string{" style=", " onclick", " onload"} {
 		if strings.Contains(out, bad) {
 			t.Errorf("inline %s", bad)
+		}
+	}
+}
+
+// TestPointPageLiveTimes checks the times that live.js keeps up to date on the point page, and its alarms panel.
+func TestPointPageLiveTimes(t *testing.T) {
+	out := renderString(t, Point(PointPage{Page: page(), Point: PointRow{ID: "p.1", Name: "P"},
+		RecvTime: "2025-01-01 12:00:00.000", RecvTimeISO: "2025-01-01T12:00:00Z",
+		Alarms: []AlarmRow{{ID: "limit:p.1:H", Priority: 2, State: "out_of_service", StateText: "out of service", Source: "limit H"}}, CanService: true}))
+	for _, want := range []string{
+		`<time data-field="source_time" data-none="none (the device sent no time tag)" class="muted">none (the device sent no time tag)</time>`,
+		`<time data-field="recv_time" data-none="never" datetime="2025-01-01T12:00:00Z">2025-01-01 12:00:00.000</time>`,
+		`<section id="point-alarms" class="panel">`, `<tr data-alarm="limit:p.1:H" class="alarm p2 st-out_of_service">`,
+		`<button type="button" data-in-service>`, `<input data-alarm-comment`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %s", want)
 		}
 	}
 }
@@ -92,7 +113,7 @@ func TestAlarmListContract(t *testing.T) {
 	out := renderString(t, Alarms(AlarmsPage{Page: page(), CanAct: true, Durations: []Option{{Value: "1h", Label: "1 hour"}},
 		Rows: []AlarmRow{{ID: "limit:p:H", Point: "p", Priority: 2, State: "active_unacked", Message: evil, Unacked: true}}}))
 	for _, want := range []string{
-		`<table id="alarms" data-sortable>`,
+		`<table id="alarms" class="alarm-table" data-sortable>`,
 		`<tr data-alarm="limit:p:H" data-area="" class="alarm p2 st-active_unacked">`,
 		`<input type="checkbox" data-select-alarm`,
 		`data-ack-selected`, `data-ack-visible`, `data-shelve>`, `data-unshelve`, `<select data-shelve-duration>`,
@@ -105,9 +126,28 @@ func TestAlarmListContract(t *testing.T) {
 	if strings.Contains(out, evil) {
 		t.Error("alarm message unescaped")
 	}
+	if strings.Contains(out, "data-out-of-service") || !strings.Contains(out, `<section id="alarms-oos" class="panel" hidden>`) {
+		t.Error("an operator's list offers out of service, or the (empty) out-of-service section is not there, hidden")
+	}
+	// An engineer takes alarms out of service, and returns those out of service.
+	out = renderString(t, Alarms(AlarmsPage{Page: page(), CanAct: true, CanService: true,
+		OutOfService: []AlarmRow{{ID: "quality:q", Point: "north.f1.q", Priority: 3, State: "out_of_service", Comment: evil}}}))
+	for _, want := range []string{`data-out-of-service`, `<section id="alarms-oos" class="panel">`,
+		`<tr data-alarm="quality:q" data-area="" class="alarm p3 st-out_of_service">`, `<button type="button" data-in-service>`,
+		`north.<wbr>f1.<wbr>q</a>`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("engineer's list: missing %s", want)
+		}
+	}
+	if strings.Contains(out, evil) {
+		t.Error("comment unescaped")
+	}
+	if out := renderString(t, breakable(`a.<b>.c`)); out != `a.<wbr>&lt;b&gt;.<wbr>c` {
+		t.Errorf("breakable: %s", out)
+	}
 	// A viewer has no action.
 	out = renderString(t, Alarms(AlarmsPage{Page: page(), Rows: []AlarmRow{{ID: "a", Priority: 1, State: "active_unacked", Unacked: true}}}))
-	for _, bad := range []string{"data-ack", "data-shelve", "data-select-alarm"} {
+	for _, bad := range []string{"data-ack", "data-shelve", "data-select-alarm", "data-out-of-service", "data-in-service"} {
 		if strings.Contains(out, bad) {
 			t.Errorf("viewer's list has %s", bad)
 		}

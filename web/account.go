@@ -64,6 +64,7 @@ func (a *App) AccountPassword(w http.ResponseWriter, r *http.Request) {
 		a.Fail(w, r, wrapf(CodeInternal, err, "the password changed, but the other sessions could not be ended"))
 		return
 	}
+	a.sessionsEnded(SessionEnd{User: id.User.Name})
 	if _, err := a.startSession(r.Context(), w, id.User.Name, id.Client); err != nil {
 		a.Fail(w, r, err)
 		return

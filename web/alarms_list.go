@@ -2,8 +2,10 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"hmi/alarms"
 	"hmi/templates"
@@ -24,6 +26,25 @@ var listedStates = []struct {
 	{alarms.ActiveAcked, "active, acknowledged"},
 	{alarms.ReturnedUnacked, "returned, unacknowledged"},
 	{alarms.Shelved, "shelved"},
+	{alarms.OutOfService, "out of service"},
+}
+
+// sourceText says what raises an alarm: "state", "limit HH", "quality", "link down", "command failure",
+// "security event".
+func sourceText(al alarms.Alarm) string {
+	switch al.Source {
+	case alarms.SourceDiscrete:
+		return "state"
+	case alarms.SourceLimit:
+		return "limit " + al.ID[strings.LastIndexByte(al.ID, ':')+1:]
+	case alarms.SourceLink:
+		return "link down"
+	case alarms.SourceCommand:
+		return "command failure"
+	case alarms.SourceSecurity:
+		return "security event"
+	}
+	return al.Source.String()
 }
 
 func stateText(s alarms.State) string {
@@ -65,9 +86,16 @@ func (a *App) AlarmsList(w http.ResponseWriter, r *http.Request) {
 		a.Fail(w, r, err)
 		return
 	}
-	p := templates.AlarmsPage{Page: a.page(w, r, "alarms", "Alarms"), Filter: tf, CanAct: id.Role().AtLeast(RoleOperator)}
+	p := templates.AlarmsPage{Page: a.page(w, r, "alarms", "Alarms"), Filter: tf, CanAct: id.Role().AtLeast(RoleOperator),
+		CanService: mayService(id)}
+	now := a.cfg.Now()
 	for _, al := range a.visibleAlarms(id, f) {
-		p.Rows = append(p.Rows, alarmRow(al))
+		p.Rows = append(p.Rows, alarmRow(al, now))
+	}
+	if len(f.States) == 0 || slices.Contains(f.States, alarms.OutOfService) {
+		for _, al := range a.outOfServiceAlarms(id, f) {
+			p.OutOfService = append(p.OutOfService, alarmRow(al, now))
+		}
 	}
 	p.Areas = a.areaOptions(id, tf.Area, "all areas")
 	p.Priorities = []templates.Option{{Value: "", Label: "all priorities"}}
@@ -83,17 +111,18 @@ func (a *App) AlarmsList(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, templates.Alarms(p))
 }
 
-func alarmRow(al alarms.Alarm) templates.AlarmRow {
+// alarmRow formats an alarm for the lists; times are short (shortTime), with the full time in RaisedFull.
+func alarmRow(al alarms.Alarm, now time.Time) templates.AlarmRow {
 	row := templates.AlarmRow{
 		ID: al.ID, Point: al.Point, Area: al.Area, Link: al.Link, Priority: int(al.Priority),
 		State: al.State.String(), StateText: stateText(al.State), Message: al.Message,
-		RaisedAt: dateTimeText(al.RaisedAt), RaisedISO: isoTime(al.RaisedAt),
-		AckedBy: al.AckedBy, AckedAt: dateTimeText(al.AckedAt), Comment: al.Comment,
+		RaisedAt: shortTime(al.RaisedAt, now), RaisedFull: dateTimeText(al.RaisedAt), RaisedISO: isoTime(al.RaisedAt),
+		AckedBy: al.AckedBy, AckedAt: shortTime(al.AckedAt, now), Comment: al.Comment,
 		Unacked: al.State == alarms.ActiveUnacked || al.State == alarms.ReturnedUnacked,
-		Shelved: al.State == alarms.Shelved,
+		Shelved: al.State == alarms.Shelved, Source: sourceText(al),
 	}
 	if row.Shelved {
-		row.ShelvedUntil = dateTimeText(al.ShelvedUntil)
+		row.ShelvedUntil = shortTime(al.ShelvedUntil, now)
 	}
 	return row
 }

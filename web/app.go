@@ -39,8 +39,18 @@ type Config struct {
 	// Commander's onStep writes the steps to the audit itself, as cmd/hmi does; the App always audits the
 	// requests ("select_request", "execute_request", "cancel_request"), the refusals ("refused") and the tags.
 	AuditSteps bool
+	// SessionsEnded, when set, is told of the sessions a handler ends (logout, a login that replaces the
+	// browser's session, a password change or reset, a deleted user), so that the server closes their WebSockets
+	// at once rather than at its next check of the sessions. It must not block.
+	SessionsEnded func(SessionEnd)
 
 	Now func() time.Time // the clock; nil: time.Now
+}
+
+// SessionEnd names sessions that have ended: the one of IDHash, or, when IDHash is empty, every session of User.
+type SessionEnd struct {
+	User   string
+	IDHash string
 }
 
 func (c Config) withDefaults() Config {

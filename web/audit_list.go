@@ -1,9 +1,11 @@
 package web
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"hmi/templates"
@@ -34,8 +36,10 @@ func (a *App) AuditList(w http.ResponseWriter, r *http.Request) {
 		a.Fail(w, r, journalError(err))
 		return
 	}
-	// Group by command, in the order of their newest entry; steps oldest first within a command.
+	// Group by command, in the order of their newest entry; steps in time order within a command (the order of
+	// insertion is not that: the step that ends a command may be written before the device's last answer).
 	byID := map[string]int{}
+	var groups [][]AuditEntry
 	for _, e := range entries {
 		if e.Point != "" {
 			if h, ok := a.cache.Lookup(e.Point); ok && !id.Sees(a.defs[h].Area) {
@@ -51,18 +55,24 @@ func (a *App) AuditList(w http.ResponseWriter, r *http.Request) {
 			i = len(p.Commands)
 			byID[key] = i
 			p.Commands = append(p.Commands, templates.AuditCommand{ID: e.CommandID, Point: e.Point,
-				Value: ftoa(e.Value), User: e.User, Session: e.Session, Client: e.Client, State: e.State})
+				Value: a.auditValue(e.Point, e.Value), User: e.User, Session: e.Session, Client: e.Client, State: e.State})
+			groups = append(groups, nil)
 		}
-		c := &p.Commands[i]
-		step := templates.AuditStep{Step: e.Step, At: dateTimeText(e.At), AtISO: isoTime(e.At), State: e.State,
-			Detail: e.Detail, Negative: e.Negative}
-		if e.Cause != 0 {
-			step.Cause = strconv.Itoa(e.Cause)
+		groups[i] = append(groups[i], e)
+	}
+	for i, g := range groups {
+		slices.SortStableFunc(g, func(x, y AuditEntry) int { return cmp.Or(x.At.Compare(y.At), cmp.Compare(x.ID, y.ID)) })
+		for _, e := range g {
+			step := templates.AuditStep{Step: e.Step, At: dateTimeText(e.At), AtISO: isoTime(e.At), State: e.State,
+				Detail: e.Detail, Negative: e.Negative}
+			if e.Cause != 0 {
+				step.Cause = strconv.Itoa(e.Cause)
+			}
+			if e.LatencyMS > 0 {
+				step.Latency = fmt.Sprintf("%.1f ms", e.LatencyMS)
+			}
+			p.Commands[i].Steps = append(p.Commands[i].Steps, step)
 		}
-		if e.LatencyMS > 0 {
-			step.Latency = fmt.Sprintf("%.1f ms", e.LatencyMS)
-		}
-		c.Steps = append([]templates.AuditStep{step}, c.Steps...)
 	}
 	base := url.Values{}
 	for k, v := range qs {
@@ -82,4 +92,22 @@ func (a *App) AuditList(w http.ResponseWriter, r *http.Request) {
 		p.FirstURL = "/audit?" + base.Encode()
 	}
 	a.render(w, r, http.StatusOK, templates.Audit(p))
+}
+
+// auditValue is a command's value as the operator chose it: the label of a discrete control's choice ("closed",
+// "Lower"), or the number with the point's unit; the bare number for a point the configuration no longer has.
+func (a *App) auditValue(point string, x float64) string {
+	h, ok := a.cache.Lookup(point)
+	if !ok {
+		return formatNumber(x, 0)
+	}
+	d := &a.defs[h]
+	if c := a.controls[point]; c != nil && !isSetpoint(c) {
+		for _, o := range choices(c, d) {
+			if o.Value == ftoa(x) {
+				return o.Label
+			}
+		}
+	}
+	return formatValue(d, x)
 }

@@ -46,6 +46,7 @@ type AlarmOps interface {
 	AckAll(ctx context.Context, user string, f alarms.Filter, comment string) (int, error)
 	Shelve(ctx context.Context, user, id string, d time.Duration, comment string) error
 	Unshelve(ctx context.Context, user, id, comment string) error
+	OutOfService(ctx context.Context, user, id string, on bool, comment string) error
 }
 
 // Errors the adapters return (wrapped or as they are) so that the handlers can tell what went wrong; branch with

@@ -2,6 +2,7 @@ package web
 
 import (
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +14,7 @@ import (
 // Value formatting, shared by the pages, the API and the WebSocket so that every view says the same.
 
 // doubleNames are the states of a double point without labels, by raw value.
-var doubleNames = [4]string{"intermediate", "OFF", "ON", "faulty"}
+var doubleNames = [4]string{"intermediate", "off", "on", "faulty"}
 
 // valueText returns the value of a point as people read it: the state label of a discrete point, the number with
 // its unit for the others; "—" for a point that has no value yet.
@@ -37,9 +38,9 @@ func formatValue(d *points.Def, x float64) string {
 		}
 		switch x {
 		case 0:
-			return "OFF"
+			return "off"
 		case 1:
-			return "ON"
+			return "on"
 		}
 	case points.Double:
 		i := int(x)
@@ -75,29 +76,89 @@ func formatValue(d *points.Def, x float64) string {
 	return s
 }
 
-// formatNumber formats x with about six significant digits and no exponent for the usual ranges; integers as
-// integers for the kinds whose values are integers.
+// formatNumber formats x as people read it. It is the one rule of every view: the pages, the API, the WebSocket's
+// "text", and formatNumber of static/js/live.js, which the tests hold to the same cases (web/testdata/numbers.json):
+//
+//   - kinds whose values are integers (single, double, step, scaled, counter) holding an integer: all its digits,
+//     below 1e15 in magnitude;
+//   - otherwise, from 0.001 to below 1e9 in magnitude, plain decimals: three below 10, two below 100, one below
+//     1000, none from 1000 on (so at most four significant digits, but every digit of the integer part), rounded
+//     to nearest with halves away from zero, as JavaScript's toFixed does, and trailing zeros trimmed;
+//   - beyond that range, scientific notation with at most three significant digits, trimmed: 1.23e+9, 5e-4;
+//   - zero is "0" (never "-0"); NaN, +Inf and -Inf as Go writes them.
 func formatNumber(x float64, k points.Kind) string {
+	switch {
+	case math.IsNaN(x) || math.IsInf(x, 0):
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case x == 0:
+		return "0"
+	}
 	switch k {
 	case points.Step, points.Scaled, points.Counter, points.Single, points.Double:
 		if x == math.Trunc(x) && math.Abs(x) < 1e15 {
 			return strconv.FormatFloat(x, 'f', 0, 64)
 		}
 	}
-	if x == 0 {
-		return "0"
+	a := math.Abs(x)
+	var s string
+	switch {
+	case a >= 1e9 || a < 1e-3:
+		s = scientific(a)
+	case a >= 1000:
+		s = fixed(a, 0)
+	case a >= 100:
+		s = fixed(a, 1)
+	case a >= 10:
+		s = fixed(a, 2)
+	default:
+		s = fixed(a, 3)
 	}
-	mag := int(math.Floor(math.Log10(math.Abs(x))))
-	if mag >= 15 || mag < -6 {
-		return strconv.FormatFloat(x, 'g', 6, 64)
+	if x < 0 && s != "0" {
+		s = "-" + s
 	}
-	dec := min(max(0, 5-mag), 6)
-	s := strconv.FormatFloat(x, 'f', dec, 64)
+	return s
+}
+
+// fixed formats a >= 0 with d decimals, rounded to nearest with halves away from zero, trailing zeros trimmed.
+// strconv rounds an exact half to even: such a half, whose next digit is a 5, is rounded exactly instead.
+func fixed(a float64, d int) string {
+	s := strconv.FormatFloat(a, 'f', d, 64)
+	if t := strconv.FormatFloat(a, 'f', d+1, 64); t[len(t)-1] == '5' {
+		s = new(big.Rat).SetFloat64(a).FloatString(d)
+	}
+	return trimZeros(s)
+}
+
+// scientific formats a > 0 with three significant digits as JavaScript's toExponential(2) does, trimmed:
+// "1.23e+9", "5e-4".
+func scientific(a float64) string {
+	s := strconv.FormatFloat(a, 'e', 2, 64) // d.dde±XX
+	mant, exp, _ := strings.Cut(s, "e")
+	e, _ := strconv.Atoi(exp)
+	if t := strconv.FormatFloat(a, 'e', 3, 64); t[4] == '5' { // maybe an exact half: round it exactly
+		r := new(big.Rat).SetFloat64(a)
+		p := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(e, -e))), nil))
+		if e >= 0 {
+			r.Quo(r, p)
+		} else {
+			r.Mul(r, p)
+		}
+		mant = r.FloatString(2)
+		if strings.HasPrefix(mant, "10") {
+			mant, e = "1.00", e+1
+		}
+	}
+	sign := "+"
+	if e < 0 {
+		sign, e = "-", -e
+	}
+	return trimZeros(mant) + "e" + sign + strconv.Itoa(e)
+}
+
+// trimZeros drops the trailing zeros of a decimal fraction, and its point when nothing is left after it.
+func trimZeros(s string) string {
 	if strings.Contains(s, ".") {
 		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	if s == "-0" {
-		s = "0"
 	}
 	return s
 }
@@ -160,6 +221,19 @@ func timeText(t time.Time) string {
 		return ""
 	}
 	return t.Local().Format("15:04:05.000")
+}
+
+// shortTime formats t as local time for the narrow columns of lists: HH:MM:SS on the day of now, the date and
+// HH:MM otherwise; "" for the zero time.
+func shortTime(t, now time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	t, now = t.Local(), now.Local()
+	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
+		return t.Format("15:04:05")
+	}
+	return t.Format("2006-01-02 15:04")
 }
 
 // dateTimeText formats t as local date and time to the millisecond, "" for the zero time.

@@ -3,7 +3,10 @@ package web
 import (
 	"encoding/json"
 	"math"
+	"math/big"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,16 +21,20 @@ func TestValueText(t *testing.T) {
 		q    points.Quality
 		want string
 	}{
-		{points.Def{Kind: points.Single}, 1, 0, "ON"},
+		{points.Def{Kind: points.Single}, 1, 0, "on"},
+		{points.Def{Kind: points.Single}, 0, 0, "off"},
+		{points.Def{Kind: points.Double}, 1, 0, "off"},
+		{points.Def{Kind: points.Double}, 2, 0, "on"},
 		{points.Def{Kind: points.Single, Labels: []string{"normal", "tripped"}}, 1, 0, "tripped"},
 		{points.Def{Kind: points.Double}, 0, 0, "intermediate"},
 		{points.Def{Kind: points.Double, Labels: []string{"OPEN", "CLOSED"}}, 2, 0, "CLOSED"},
 		{points.Def{Kind: points.Double, Labels: []string{"OPEN", "CLOSED"}}, 3, 0, "faulty"},
 		{points.Def{Kind: points.Double, Labels: []string{"mid", "off", "on", "bad"}}, 0, 0, "mid"},
-		{points.Def{Kind: points.Float, Unit: "kV"}, 230.123456, 0, "230.123 kV"},
-		{points.Def{Kind: points.Float}, 0.0012346, 0, "0.001235"},
+		{points.Def{Kind: points.Float, Unit: "kV"}, 230.123456, 0, "230.1 kV"},
+		{points.Def{Kind: points.Float, Unit: "Hz"}, 49.98, 0, "49.98 Hz"},
+		{points.Def{Kind: points.Float}, 0.0012346, 0, "0.001"},
 		{points.Def{Kind: points.Float}, 1e20, 0, "1e+20"},
-		{points.Def{Kind: points.Float}, -0.0000001, 0, "-1e-07"},
+		{points.Def{Kind: points.Float}, -0.0000001, 0, "-1e-7"},
 		{points.Def{Kind: points.Scaled, Unit: "A"}, -1200, 0, "-1200 A"},
 		{points.Def{Kind: points.Counter}, 123456789, 0, "123456789"},
 		{points.Def{Kind: points.Step}, -3, 0, "-3"},
@@ -38,6 +45,84 @@ func TestValueText(t *testing.T) {
 	for _, c := range cases {
 		if got := valueText(&c.def, points.Value{Value: c.v, Quality: c.q}); got != c.want {
 			t.Errorf("%v %v: %q, want %q", c.def.Kind, c.v, got, c.want)
+		}
+	}
+}
+
+// numberCase is a case of web/testdata/numbers.json, which static/browser_test.go holds live.js's formatNumber to
+// as well.
+type numberCase struct {
+	Value json.RawMessage `json:"value"`
+	Kind  string          `json:"kind"`
+	Text  string          `json:"text"`
+}
+
+func loadNumberCases(t *testing.T) []numberCase {
+	t.Helper()
+	b, err := os.ReadFile("testdata/numbers.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct{ Cases []numberCase }
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Cases) < 20 {
+		t.Fatalf("%d cases", len(f.Cases))
+	}
+	return f.Cases
+}
+
+// TestFormatNumber holds formatNumber to the cases that live.js's formatNumber follows too.
+func TestFormatNumber(t *testing.T) {
+	for _, c := range loadNumberCases(t) {
+		var x float64
+		var special string
+		if json.Unmarshal(c.Value, &special) == nil {
+			var err error
+			if x, err = strconv.ParseFloat(special, 64); err != nil {
+				t.Fatalf("%s: %v", c.Value, err)
+			}
+		} else if err := json.Unmarshal(c.Value, &x); err != nil {
+			t.Fatalf("%s: %v", c.Value, err)
+		}
+		k, err := points.ParseKind(c.Kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := formatNumber(x, k); got != c.Text {
+			t.Errorf("formatNumber(%s, %s) = %q, want %q", c.Value, c.Kind, got, c.Text)
+		}
+	}
+}
+
+// TestFormatNumberRoundsHalvesUp checks the exact halves, where strconv alone would round to even, against
+// math/big on random values with few decimals.
+func TestFormatNumberRoundsHalvesUp(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		n := r.Int64N(2_000_000_000) - 1_000_000_000
+		x := float64(n) / float64(int64(1)<<r.IntN(12)) // exact binary fractions: many exact halves
+		got := formatNumber(x, points.Float)
+		a := math.Abs(x)
+		if a < 1e-3 || a >= 1e9 {
+			continue
+		}
+		d := 3
+		switch {
+		case a >= 1000:
+			d = 0
+		case a >= 100:
+			d = 1
+		case a >= 10:
+			d = 2
+		}
+		want := trimZeros(new(big.Rat).SetFloat64(a).FloatString(d))
+		if x < 0 && want != "0" {
+			want = "-" + want
+		}
+		if got != want {
+			t.Fatalf("formatNumber(%v) = %q, want %q", x, got, want)
 		}
 	}
 }

@@ -43,6 +43,10 @@ func (a *App) renderLogin(w http.ResponseWriter, r *http.Request, status int, us
 	}
 	p := templates.LoginPage{Page: a.page(nil, r, "login", "Log in"), Username: username, Next: safeNext(next)}
 	p.CSRF, p.Error = token, errText
+	if r.Method == http.MethodGet && r.URL.Query().Get("ended") != "" {
+		// The page's script came here because the socket said the session has ended.
+		p.Notice = "Your session has ended: log in again."
+	}
 	a.render(w, r, status, templates.Login(p))
 }
 
@@ -98,6 +102,8 @@ func (a *App) Login(w http.ResponseWriter, r *http.Request) {
 	if old, err := r.Cookie(a.cookieName(sessionCookie)); err == nil && old.Value != "" && len(old.Value) <= 128 {
 		if err := a.deps.Accounts.DeleteSession(r.Context(), hashToken(old.Value)); err != nil && !errors.Is(err, ErrNotFound) {
 			a.log.Warn("web: end the previous session at login", "err", err)
+		} else if err == nil {
+			a.sessionsEnded(SessionEnd{IDHash: hashToken(old.Value)})
 		}
 	}
 	if _, err := a.startSession(r.Context(), w, u.Name, client); err != nil {

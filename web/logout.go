@@ -13,6 +13,7 @@ func (a *App) Logout(w http.ResponseWriter, r *http.Request) {
 			a.Fail(w, r, wrapf(CodeInternal, err, "cannot end the session"))
 			return
 		}
+		a.sessionsEnded(SessionEnd{User: id.User.Name, IDHash: id.Session.IDHash})
 		a.log.Info("web: logout", "user", id.User.Name, "client", id.Client)
 	}
 	a.setCookie(w, sessionCookie, "", -1)

@@ -83,11 +83,20 @@ func limitText(s string, n int) string {
 // nav returns the main navigation for the user, marking the entry of path.
 func (a *App) nav(id *Identity, path string) []templates.NavItem {
 	items := []templates.NavItem{{Href: "/", Label: "Overview"}}
-	for i, d := range a.displays {
-		if i == maxNavDisplays {
-			break
+	if len(a.displays) > 0 {
+		// The displays in a menu: their names are long, and a plant may have many.
+		menu := templates.NavItem{Label: "Displays"}
+		for i, d := range a.displays {
+			if i == maxNavDisplays {
+				menu.Children = append(menu.Children, templates.NavItem{Href: "/", Label: "All displays…"})
+				break
+			}
+			c := templates.NavItem{Href: "/displays/" + url.PathEscape(d.id), Label: d.name}
+			c.Current = path == c.Href
+			menu.Current = menu.Current || c.Current
+			menu.Children = append(menu.Children, c)
 		}
-		items = append(items, templates.NavItem{Href: "/displays/" + url.PathEscape(d.id), Label: d.name})
+		items = append(items, menu)
 	}
 	items = append(items,
 		templates.NavItem{Href: "/points", Label: "Points"},
@@ -102,14 +111,15 @@ func (a *App) nav(id *Identity, path string) []templates.NavItem {
 		items = append(items, templates.NavItem{Href: "/admin/users", Label: "Users"})
 	}
 	for i := range items {
-		h := items[i].Href
-		items[i].Current = path == h || (h != "/" && strings.HasPrefix(path, h+"/"))
+		if h := items[i].Href; h != "" {
+			items[i].Current = path == h || (h != "/" && strings.HasPrefix(path, h+"/"))
+		}
 	}
 	return items
 }
 
-// maxNavDisplays is how many displays the navigation lists; the overview lists them all.
-const maxNavDisplays = 8
+// maxNavDisplays is how many displays the navigation's menu lists; the overview lists them all.
+const maxNavDisplays = 20
 
 // alarmCounts returns the unacknowledged and active alarms per priority that the user sees.
 func (a *App) alarmCounts(id *Identity) [4]templates.PriorityCount {

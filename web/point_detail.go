@@ -30,6 +30,12 @@ func (a *App) PointDetail(w http.ResponseWriter, r *http.Request) {
 		p.Flags = append(p.Flags, templates.FlagView{Name: qw.word, Set: v.Quality&qw.f != 0, Meaning: qw.meaning})
 	}
 	p.SourceTime, p.RecvTime = dateTimeText(v.SourceTime), dateTimeText(v.RecvTime)
+	p.SourceTimeISO, p.RecvTimeISO = isoTime(v.SourceTime), isoTime(v.RecvTime)
+	now := a.cfg.Now()
+	for _, al := range a.pointAlarms(d.ID) {
+		p.Alarms = append(p.Alarms, alarmRow(al, now))
+	}
+	p.CanService = mayService(id)
 
 	if c := a.controls[d.ID]; c != nil {
 		p.HasControl = true

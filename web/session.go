@@ -128,6 +128,13 @@ func (a *App) SessionValid(ctx context.Context, id *Identity) bool {
 	return err == nil
 }
 
+// sessionsEnded tells the server (Config.SessionsEnded) that sessions have ended.
+func (a *App) sessionsEnded(e SessionEnd) {
+	if a.cfg.SessionsEnded != nil {
+		a.cfg.SessionsEnded(e)
+	}
+}
+
 // startSession creates a session for user and sets its cookie.
 func (a *App) startSession(ctx context.Context, w http.ResponseWriter, user, client string) (Session, error) {
 	token, err := newToken()

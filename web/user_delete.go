@@ -25,6 +25,7 @@ func (a *App) UserDelete(w http.ResponseWriter, r *http.Request) {
 		if _, err := a.deps.Accounts.DeleteUserSessions(ctx, u.Name); err != nil {
 			return "", wrapf(CodeInternal, err, "cannot end the user's sessions")
 		}
+		a.sessionsEnded(SessionEnd{User: u.Name})
 		if err := a.deps.Accounts.DeleteUser(ctx, u.Name); err != nil {
 			return "", wrapf(CodeInternal, err, "cannot delete the user")
 		}

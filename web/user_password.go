@@ -26,6 +26,7 @@ func (a *App) UserPassword(w http.ResponseWriter, r *http.Request) {
 		if _, err := a.deps.Accounts.DeleteUserSessions(ctx, u.Name); err != nil {
 			return "", wrapf(CodeInternal, err, "the password is set, but the user's sessions could not be ended")
 		}
+		a.sessionsEnded(SessionEnd{User: u.Name})
 		a.log.Info("web: password reset", "user", u.Name, "by", id.User.Name)
 		msg := "Password of " + u.Name + " reset; the user's sessions have ended."
 		if u.Name == id.User.Name {

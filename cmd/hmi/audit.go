@@ -3,72 +3,64 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"hmi/config"
 	"hmi/store"
 )
 
-const auditUsage = `Usage: hmi audit verify [--data-dir DIR | --config FILE]
+const auditUsage = `Usage: hmi audit verify [--config FILE | --data-dir DIR]
 
 Verifies the command audit trail in the database DIR/hmi.db (DIR is the
 configuration's data_dir with --config). Every row of the trail carries the
 SHA-256 hash of its content and of the previous row's hash; verify walks the
 chain from the first row and names the first row that was edited, deleted or
 moved. It opens the database read-only, and may run while the HMI runs.
-
 On success it prints the number of rows and the hash of the last one: note
 that hash down, and a later verify that prints a chain that no longer
 contains it shows rows cut off at the end.
 
-Exit status 0 if the trail is whole, 1 if it is broken or cannot be read,
-2 for wrong usage.
+Examples:
+  hmi audit verify --config hmi.yaml
+  hmi audit verify --data-dir /var/lib/hmi
 
-Flags:
+Exit status: 0 the trail is whole; 1 the chain is broken (the first bad row
+is named) or the database cannot be read; 2 wrong flags or arguments.
 `
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, auditUsage)
-		return exitUsage
+		return usageError(stderr, "audit", "no subcommand given: want verify")
 	}
 	switch args[0] {
 	case "verify":
 		return runAuditVerify(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "-help", "help":
-		fmt.Fprint(stdout, auditUsage)
-		return exitOK
+		return runAuditVerify(ctx, []string{"--help"}, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "hmi audit: unknown subcommand %q\n\n%s", args[0], auditUsage)
-	return exitUsage
+	if strings.HasPrefix(args[0], "-") {
+		return usageError(stderr, "audit", "flag %s before the subcommand: want verify first", args[0])
+	}
+	return usageError(stderr, "audit", "unknown subcommand %q: want verify", args[0])
 }
 
 func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("hmi audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("audit verify", auditUsage, stdout, stderr)
 	var (
-		dataDir    = fs.String("data-dir", "", "the data `DIR`ectory that holds hmi.db")
+		dataDir    = fs.String("data-dir", "", "the data `DIR` that holds hmi.db")
 		configFile = fs.String("config", "", "the configuration `FILE` whose data_dir holds hmi.db")
 	)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, auditUsage)
-		fs.PrintDefaults()
+	pos, code, ok := fs.parse(args)
+	if !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprint(stdout, auditUsage)
-			fs.PrintDefaults()
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() != 0 || (*dataDir == "") == (*configFile == "") {
-		fmt.Fprintln(stderr, "hmi audit verify: give one of --data-dir and --config")
-		fs.Usage()
-		return exitUsage
+	switch {
+	case len(pos) != 0:
+		return fs.usageError("unexpected argument %q", pos[0])
+	case (*dataDir == "") == (*configFile == ""):
+		return fs.usageError("give one of --data-dir and --config")
 	}
 	dir := *dataDir
 	if *configFile != "" {

@@ -20,7 +20,7 @@ import (
 func TestBackendJournalsAndAudits(t *testing.T) {
 	text := exampleText(t)
 	dead := freePort(t)
-	text = strings.Replace(text, "\nlinks:\n", "\nlinks:\n  - {name: spare, addresses: [\""+dead+"\"], ca: 9, t0: 1s, reconnect: {min: 100ms, max: 200ms}}\n", 1)
+	text = strings.Replace(text, "\nlinks:\n", "\nlinks:\n  - {name: spare, addresses: [\""+dead+"\"], ca: 9, t0: 1s, reconnect: {min: 100ms, max: 200ms}, alarm: {delay: 300ms}}\n", 1)
 	cfg, err := config.Parse("../../config.example.yaml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +67,12 @@ func TestBackendJournalsAndAudits(t *testing.T) {
 		a, ok := b.alarms.Get("link:spare")
 		return ok && a.State == alarms.ActiveUnacked
 	})
+	// The links that connected at start within their alarm delay raised none.
+	for _, l := range []string{"north", "south"} {
+		if a, ok := b.alarms.Get("link:" + l); ok && a.State != alarms.Normal {
+			t.Errorf("link %s connected at start, yet its alarm is %v", l, a.State)
+		}
+	}
 	if err := b.alarms.Ack(ctx, "operator1", []string{"link:spare"}, "known: spare not installed"); err != nil {
 		t.Fatal(err)
 	}

@@ -153,8 +153,9 @@ func startBrowser(t *testing.T) context.Context {
 
 // pageProbe runs in every document before the page's scripts (DevTools scripts are not subject to the CSP): it
 // records CSP violations, so that the test sees them even if the console reports them differently, and how
-// the page's WebSockets closed (code and reason: the test can tell that the server closed one), and counts the
-// point batches (snapshots and changes) that the page's script applied.
+// the page's WebSockets closed (code and reason: the test can tell that the server closed one; also in the tab's
+// sessionStorage, __wsCloses, which outlives a navigation), and counts the point batches (snapshots and changes)
+// that the page's script applied.
 const pageProbe = `window.__csp = [];
 document.addEventListener('securitypolicyviolation', (e) => {
   window.__csp.push(e.violatedDirective + ' ' + (e.blockedURI || '') + ' ' + (e.sample || ''));
@@ -165,7 +166,15 @@ window.__wsCloses = [];
 window.WebSocket = class extends window.WebSocket {
   constructor(...args) {
     super(...args);
-    this.addEventListener('close', (e) => window.__wsCloses.push({code: e.code, reason: e.reason, clean: e.wasClean}));
+    this.addEventListener('close', (e) => {
+      const c = {code: e.code, reason: e.reason, clean: e.wasClean, page: location.pathname};
+      window.__wsCloses.push(c);
+      try {
+        const all = JSON.parse(sessionStorage.getItem('__wsCloses') || '[]');
+        all.push(c);
+        sessionStorage.setItem('__wsCloses', JSON.stringify(all));
+      } catch {}
+    });
   }
 };`
 

@@ -34,18 +34,17 @@ const (
 
 // TestBrowser runs the HMI on the example configuration and drives it as admin, operator and viewer; ControlSBO
 // and ScriptName run HMIs of their own. The subtests share one Chromium and run in parallel, each in its own
-// browser context; Disconnection starts first, because it waits for the server's periodic session check (30 s)
-// to close the socket of a logged-out session.
+// browser context.
 func TestBrowser(t *testing.T) {
 	b := startBrowser(t)
 	h := startHMI(t, "../../config.example.yaml", exampleText(t))
 
-	// The server closes the socket of a session that ended: log the session out in another tab (the header's
-	// "Log out" button) and watch the first tab lose its socket. The server checks the sessions of its sockets
-	// every 30 s (server.WSConfig.SessionCheck, which serve leaves at its default), so this takes up to 30 s.
+	// The server closes the sockets of a session as soon as it ends: log the session out in another tab (the
+	// header's user menu, "Log out") and watch the first tab lose its socket with 1008 "session ended" at once
+	// (not at the server's periodic check of the sessions, every 30 s), and go to the login page, which brings it
+	// back to the same page after the login.
 	t.Run("Disconnection", func(t *testing.T) {
-		// Up to the logout, before the other subtests start (t.Parallel below): the server's check runs 30 s
-		// after the socket opened, meanwhile the others run.
+		t.Parallel()
 		p := newTab(t, b, h, "disconnection")
 		p.login("operator")
 		p.open("/points/"+breaker, "point")
@@ -53,50 +52,44 @@ func TestBrowser(t *testing.T) {
 		if js[bool](p, `document.querySelector('[data-control-open]').disabled`) {
 			t.Fatal("the Operate button is disabled while online")
 		}
-		liveColour := js[string](p, `getComputedStyle(document.querySelector('section[data-point] [data-field=value]')).color`)
-		offColour := js[string](p, `(() => { const s = document.createElement('span'); s.style.color = getComputedStyle(document.body).getPropertyValue('--offline'); document.body.append(s); const c = getComputedStyle(s).color; s.remove(); return c; })()`)
-		if liveColour == offColour {
-			t.Fatalf("the live value already has the offline colour %s", offColour)
-		}
 
-		// Once the session ends, the page's reconnection attempts are refused (401): expected failures.
-		p.expectFailedLoad("/ws")
 		other := p.sibling("disconnection-logout")
 		other.open("/", "overview")
+		other.click(`header details.user > summary`)
 		other.click(`header form[action="/logout"] button[type=submit]`)
 		other.waitPage("login")
 		loggedOut := time.Now()
-		t.Parallel()
 
-		p.waitJS(`!document.getElementById('conn-banner').hidden`, "the disconnection banner", 40*time.Second)
-		t.Logf("banner seen %v after the logout", time.Since(loggedOut).Round(time.Millisecond))
+		p.waitJS(`location.pathname === '/login'`, "the login page", 10*time.Second)
+		p.waitPage("login")
+		t.Logf("at the login page %v after the logout", time.Since(loggedOut).Round(time.Millisecond))
+		if d := time.Since(loggedOut); d > 8*time.Second {
+			t.Errorf("the page went to the login page %v after the logout: not at once", d)
+		}
 		closes := js[[]struct {
 			Code   int    `json:"code"`
 			Reason string `json:"reason"`
-		}](p, `window.__wsCloses`)
-		if len(closes) == 0 || closes[0].Code != 1008 || closes[0].Reason != "session ended" {
-			t.Errorf("socket closes = %+v, want the server's 1008 \"session ended\" first", closes)
+			Page   string `json:"page"`
+		}](p, `JSON.parse(sessionStorage.getItem('__wsCloses') || '[]')`)
+		if len(closes) == 0 || closes[0].Code != 1008 || closes[0].Reason != "session ended" || closes[0].Page != "/points/"+breaker {
+			t.Errorf("socket closes = %+v, want the server's 1008 \"session ended\" of the point page first", closes)
 		}
-		if got := p.text("#conn-banner"); !strings.Contains(got, "Connection to the server lost") {
-			t.Errorf("banner = %q", got)
+		if got, want := js[string](p, `location.search`), "?ended=1&next=%2Fpoints%2F"+breaker; got != want {
+			t.Errorf("login URL query = %q, want %q", got, want)
 		}
-		if !js[bool](p, `(() => { const r = document.getElementById('conn-banner').getBoundingClientRect(); return r.width > 0 && r.height > 0 && getComputedStyle(document.getElementById('conn-banner')).display !== 'none'; })()`) {
-			t.Error("the banner is not visible")
-		}
-		if !js[bool](p, `document.body.classList.contains('offline')`) {
-			t.Error("body has no class offline")
-		}
-		if got := js[string](p, `getComputedStyle(document.querySelector('section[data-point] [data-field=value]')).color`); got != offColour {
-			t.Errorf("live value colour offline = %s, want the grey %s (online it was %s)", got, offColour, liveColour)
-		}
-		if !js[bool](p, `[...document.querySelectorAll('[data-control]')].every((e) => e.disabled)`) {
-			t.Errorf("control buttons enabled while offline: %s", js[string](p, `[...document.querySelectorAll('[data-control]')].filter((e) => !e.disabled).map((e) => e.outerHTML).join(' ')`))
+		if got := p.text(".login-notice"); !strings.Contains(got, "session has ended") {
+			t.Errorf("login page notice = %q", got)
 		}
 		p.screenshot("disconnected")
-		// It stays offline: the session is gone, the reconnections are refused.
-		time.Sleep(1500 * time.Millisecond)
-		if js[bool](p, `document.getElementById('conn-banner').hidden`) {
-			t.Error("the banner went away although the session ended")
+		// Logging in again goes back to the point page.
+		p.do(
+			chromedp.SendKeys(chromedp.CSS("#username"), "operator", chromedp.NodeVisible),
+			chromedp.SendKeys(chromedp.CSS("#password"), passwordOf("operator"), chromedp.NodeVisible),
+		)
+		p.click(`main.login button[type="submit"]`)
+		p.waitPage("point")
+		if got := js[string](p, `location.pathname`); got != "/points/"+breaker {
+			t.Errorf("after the login at %s, want the point page again", got)
 		}
 	})
 
@@ -157,6 +150,30 @@ func TestBrowser(t *testing.T) {
 				if n := js[int](p, `document.querySelectorAll('table#points tbody tr[data-point]').length`); n != len(h.cfg.Points) {
 					t.Errorf("points list has %d rows, want %d", n, len(h.cfg.Points))
 				}
+				// Measured values: at most three decimals (or three significant digits in scientific notation).
+				number := regexp.MustCompile(`^(—|-?\d+(\.\d{1,3})?|-?\d(\.\d{1,2})?e[+-]\d+)( .+)?$`)
+				for _, pt := range h.cfg.Points {
+					switch pt.Kind.String() {
+					case "float", "normalized":
+						v := strings.TrimSpace(p.text(`table#points tr[data-point="` + pt.ID + `"] [data-field=value]`))
+						if !number.MatchString(v) {
+							t.Errorf("%s shows %q: not the number format", pt.ID, v)
+						}
+					case "single":
+						// A single point without labels says off or on, in lower case like the labels.
+						if len(pt.Labels) == 0 {
+							if v := strings.TrimSpace(p.text(`table#points tr[data-point="` + pt.ID + `"] [data-field=value]`)); v != "off" && v != "on" {
+								t.Errorf("%s (no labels) shows %q, want off or on", pt.ID, v)
+							}
+						}
+					}
+				}
+			case "alarms":
+				// The alarm table fits the window: its last column is in view, nothing scrolls sideways.
+				if !js[bool](p, `(() => { const t = document.getElementById('alarms'); const s = t.closest('.scroll'); const th = [...t.tHead.rows[0].cells].filter((c) => c.getBoundingClientRect().width > 0).pop(); return th.getBoundingClientRect().right <= window.innerWidth && s.scrollWidth <= s.clientWidth; })()`) {
+					t.Errorf("the alarm table does not fit 1280 px: %s", js[string](p, `JSON.stringify([...document.querySelectorAll('table#alarms thead th')].map((c) => [c.textContent.trim(), Math.round(c.getBoundingClientRect().right)]))`))
+				}
+
 			case "links":
 				if n := js[int](p, `document.querySelectorAll('main a[href^="/links/"]').length`); n < len(h.cfg.Links) {
 					t.Errorf("links page links to %d links, want %d", n, len(h.cfg.Links))
@@ -171,9 +188,74 @@ func TestBrowser(t *testing.T) {
 					}
 				}
 			}
-			time.Sleep(300 * time.Millisecond) // a few live updates, then the picture
+			time.Sleep(500 * time.Millisecond) // a few live updates (and the sound hint, if any), then the picture
+			// At 1280 px the header is one row, and nothing makes the page wider than the window.
+			if !js[bool](p, headerOneRow) {
+				t.Errorf("%s: the header is not one row at 1280 px: %s", pg.path, js[string](p, headerBoxes))
+			}
+			if w := js[int](p, `document.documentElement.scrollWidth`); w > 1280 {
+				t.Errorf("%s: the page is %d px wide in a 1280 px window", pg.path, w)
+			}
 			p.screenshot(pg.shot)
 		}
+	})
+
+	// At 1024 px the header takes two rows, and everything in it stays reachable: the navigation, the displays'
+	// menu, the alarm counts and the user's menu with "Log out".
+	t.Run("NarrowWindow", func(t *testing.T) {
+		t.Parallel()
+		p := newTab(t, b, h, "narrow")
+		p.do(chromedp.EmulateViewport(1024, 768))
+		p.login("admin") // the widest navigation
+		for _, pg := range []struct{ path, page string }{{"/", "overview"}, {"/alarms", "alarms"}, {"/points", "points"}} {
+			p.open(pg.path, pg.page)
+			if w := js[int](p, `document.documentElement.scrollWidth`); w > 1024 {
+				t.Errorf("%s: the page is %d px wide in a 1024 px window", pg.path, w)
+			}
+			inView := `[...document.querySelectorAll('header.topbar > *, header nav > ul > li')].every((e) => { const r = e.getBoundingClientRect(); return r.left >= 0 && r.right <= window.innerWidth && r.width > 0; })`
+			if !js[bool](p, inView) {
+				t.Errorf("%s: part of the header is out of the window: %s", pg.path, js[string](p, headerBoxes))
+			}
+			if hh := js[int](p, `Math.round(document.querySelector('header.topbar').getBoundingClientRect().height)`); hh > 110 {
+				t.Errorf("%s: the header is %d px high", pg.path, hh)
+			}
+			p.screenshot("narrow-" + pg.page)
+		}
+		p.click(`header nav details.menu > summary`)
+		p.waitJS(`[...document.querySelectorAll('header nav details.menu a')].every((a) => { const r = a.getBoundingClientRect(); return r.width > 0 && r.right <= window.innerWidth && r.bottom <= window.innerHeight; })`, "the displays' menu in view", 5*time.Second)
+		p.screenshot("narrow-displays-menu")
+		p.click(`header details.user > summary`)
+		p.waitJS(`!document.querySelector('header nav details.menu').open`, "the other menu closed", 5*time.Second)
+		p.waitJS(`(() => { const r = document.querySelector('header form[action="/logout"] button').getBoundingClientRect(); return r.width > 0 && r.right <= window.innerWidth; })()`, "Log out in view", 5*time.Second)
+		p.screenshot("narrow-user-menu")
+		p.click(`header nav details.menu > summary`) // opening the displays' menu again, then choosing a display
+		p.click(`header nav details.menu a[href="` + northScreen + `"]`)
+		p.waitPage("display")
+		if !js[bool](p, `document.querySelector('header nav details.menu > summary').classList.contains('current')`) {
+			t.Error("the displays' menu is not marked current on a display")
+		}
+	})
+
+	// The point page's times follow the live value: "Received" changes as values arrive.
+	t.Run("PointTimesLive", func(t *testing.T) {
+		t.Parallel()
+		p := newTab(t, b, h, "point-times")
+		p.login("viewer")
+		p.open("/points/"+frequency, "point")
+		recv := `document.querySelector('section[data-point] [data-field=recv_time]').textContent`
+		first := js[string](p, recv)
+		if !regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$`).MatchString(first) {
+			t.Fatalf("received = %q, want a date and time", first)
+		}
+		p.waitJS(recv+` !== `+quote(first), "the receive time to change", 20*time.Second)
+		got := js[string](p, recv)
+		if src := js[string](p, `document.querySelector('section[data-point] [data-field=source_time]').textContent`); strings.HasPrefix(src, "none") {
+			// Without a source time, the value's time is the receive time.
+			if tm := js[string](p, `document.querySelector('section[data-point] [data-field=time]').textContent`); !strings.HasSuffix(got, tm) {
+				t.Errorf("received %q and the value's time %q differ", got, tm)
+			}
+		}
+		t.Logf("received: %q -> %q", first, got)
 	})
 
 	// A measured value changes live on the north display as the simulator's spontaneous changes arrive.
@@ -301,6 +383,19 @@ func TestBrowser(t *testing.T) {
 	})
 }
 
+// headerOneRow is true when every visible part of the header sits on one row, within the window, and the
+// header is no taller than one row; headerBoxes describes the parts for the error message.
+const headerOneRow = `(() => {
+  const h = document.querySelector('header.topbar');
+  const parts = [...h.children].filter((e) => e.getBoundingClientRect().width > 0);
+  const mids = parts.map((e) => { const r = e.getBoundingClientRect(); return r.top + r.height / 2; });
+  return parts.length >= 5 && Math.max(...mids) - Math.min(...mids) < 6 && h.getBoundingClientRect().height < 60 &&
+    parts.every((e) => e.getBoundingClientRect().right <= window.innerWidth) &&
+    [...h.querySelectorAll('.alarm-count, #silence, .user > summary, .nav a, .nav summary')].every((e) => e.scrollWidth <= e.clientWidth + 1);
+})()`
+
+const headerBoxes = `JSON.stringify([...document.querySelector('header.topbar').children].map((e) => { const r = e.getBoundingClientRect(); return [e.className || e.localName, Math.round(r.left), Math.round(r.top), Math.round(r.width), Math.round(r.height)]; }))`
+
 // analog reports whether the point is a measured value.
 func analog(p *config.Point) bool {
 	switch p.Kind.String() {
@@ -405,6 +500,13 @@ func testControlSBO(t *testing.T, b context.Context) {
 	if got := a.text(cmd); !strings.Contains(got, breaker) || !strings.Contains(got, "operator") || !strings.Contains(got, "terminated") {
 		t.Errorf("audit of the command = %q, want the point, the user and terminated", got)
 	}
+	// The value by its label, and the steps in time order.
+	if got := a.text(cmd + " h2"); !strings.Contains(got, "→ closed") {
+		t.Errorf("audit heading = %q, want the value as its label (→ closed)", got)
+	}
+	if !js[bool](a, `(() => { const ts = [...document.querySelector('section[data-command]').querySelectorAll('tbody time')].map((t) => Date.parse(t.getAttribute('datetime'))); return ts.every((t, i) => i === 0 || t >= ts[i - 1]); })()`) {
+		t.Errorf("audit steps not in time order: %s", js[string](a, `[...document.querySelector('section[data-command]').querySelectorAll('tbody time')].map((t) => t.getAttribute('datetime')).join(' ')`))
+	}
 	if n := js[int](a, `document.querySelectorAll('section[data-command] tbody tr').length`); n < 5 {
 		t.Errorf("the audit has %d steps of the command, want select, its ACTCON, execute, ACTCON, ACTTERM", n)
 	}
@@ -413,7 +515,8 @@ func testControlSBO(t *testing.T, b context.Context) {
 
 // testScriptName runs an HMI on a configuration of its own, with a point named <script>alert(1)</script> feeder:
 // the points list, the point page and its control dialog show the name as text, and no script runs (no dialog
-// opens, no CSP violation, no script element but the page's module).
+// opens, no CSP violation, no script element but the page's module). Its second link has no station: the link's
+// alarm says what is down once ("link dead down: connecting").
 func testScriptName(t *testing.T, b context.Context) {
 	dir := t.TempDir()
 	addr := freePort(t)
@@ -424,6 +527,10 @@ links:
   - name: evil
     addresses: [%s]
     ca: 1
+  - name: dead
+    addresses: [%s]
+    ca: 2
+    alarm: {delay: 0s}
 points:
   - id: evil.feeder
     name: %q
@@ -445,13 +552,34 @@ simulators:
   - link: evil
     listen: %s
     rate: 0
-`, filepath.Join(dir, "data"), addr, evilName, addr)
+`, filepath.Join(dir, "data"), addr, freePort(t), evilName, addr)
 	h := startHMI(t, filepath.Join(dir, "hmi.yaml"), text)
 	if got := h.cfg.Point("evil.feeder").Name; got != evilName {
 		t.Fatalf("point name %q, want %q", got, evilName)
 	}
 	p := newTab(t, b, h, "script-name")
 	p.login("operator")
+
+	// The alarm of the link without a station.
+	var linkAlarm struct{ ID, State, Message string }
+	for deadline := time.Now().Add(10 * time.Second); linkAlarm.ID == ""; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no alarm of the link dead")
+		}
+		res := p.fetchJSON("GET", "/api/v1/alarms", nil)
+		var list []struct{ ID, State, Message string }
+		if res.Status != 200 || json.Unmarshal(res.Body, &list) != nil {
+			t.Fatalf("GET /api/v1/alarms: %d %s", res.Status, res.Body)
+		}
+		for _, a := range list {
+			if a.ID == "link:dead" {
+				linkAlarm = a
+			}
+		}
+	}
+	if !regexp.MustCompile(`^link dead down: (connecting|disconnected)$`).MatchString(linkAlarm.Message) {
+		t.Errorf("link alarm message %q, want \"link dead down: connecting\" (the link named once)", linkAlarm.Message)
+	}
 	noScript := func(where string) {
 		t.Helper()
 		if n := js[int](p, `[...document.querySelectorAll('script')].filter((s) => !/\/static\/js\/app\.js/.test(s.src)).length`); n != 0 {

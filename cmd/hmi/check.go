@@ -3,34 +3,47 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
 	"hmi/config"
 )
 
+const checkUsage = `Usage: hmi check [--config] FILE
+
+Checks a configuration file without starting anything: its YAML, every
+key and value, and how the parts fit together (links, points, controls,
+alarms, displays, simulators). Every error is listed, one per line, as
+FILE:LINE:COLUMN: message, so that an editor can jump to it. A valid file
+gets one line with what it holds. 'hmi serve' runs the same check first and
+starts nothing when it fails.
+
+Examples:
+  hmi check --config hmi.yaml
+  hmi check config.example.yaml
+  hmi check hmi.yaml && hmi serve --config hmi.yaml
+
+Exit status: 0 the configuration is valid; 1 it has errors (listed on
+stderr) or cannot be read; 2 wrong flags or arguments.
+`
+
 func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("hmi check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	file := fs.String("config", "", "the configuration `FILE` to check")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: hmi check --config FILE\n\n"+
-			"Checks a configuration file and lists every error as FILE:LINE:COLUMN: message.\n"+
-			"Exit status 0 if the file is valid, 1 if not.\n\nFlags:")
-		fs.PrintDefaults()
+	fs := newFlagSet("check", checkUsage, stdout, stderr)
+	configFlag := fs.String("config", "", "the configuration `FILE` to check (or give it as the argument)")
+	pos, code, ok := fs.parse(args)
+	if !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitUsage
+	file := *configFlag
+	switch {
+	case len(pos) > 1 || (len(pos) == 1 && file != ""):
+		return fs.usageError("unexpected argument %q: check one configuration at a time", pos[len(pos)-1])
+	case len(pos) == 1:
+		file = pos[0]
+	case file == "":
+		return fs.usageError("no configuration given: hmi check --config FILE")
 	}
-	if fs.NArg() != 0 || *file == "" {
-		fs.Usage()
-		return exitUsage
-	}
-	c, err := config.Load(*file)
+	c, err := config.Load(file)
 	if err != nil {
 		var errs config.Errors
 		if errors.As(err, &errs) {
@@ -42,7 +55,7 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitFailure
 	}
-	fmt.Fprintf(stdout, "%s: ok: %s, %s, %s\n", *file,
+	fmt.Fprintf(stdout, "%s: ok: %s, %s, %s\n", file,
 		plural(len(c.Links), "link"), plural(len(c.Points), "point"), plural(len(c.Simulators), "simulator"))
 	return exitOK
 }

@@ -92,7 +92,7 @@ func TestDecodeUsage(t *testing.T) {
 		{"unknown flag", []string{"--bogus", "x.pcap"}, exitUsage, "flag provided but not defined", ""},
 		{"port zero", []string{"--port", "0", "x.pcap"}, exitUsage, "want 1..65535", ""},
 		{"port too large", []string{"--port", "70000", "x.pcap"}, exitUsage, "want 1..65535", ""},
-		{"help", []string{"--help"}, exitOK, "--summary", ""},
+		{"argument", []string{"x.pcap", "--port"}, exitUsage, "flag needs an argument: -port (run 'hmi decode --help')", ""},
 		{"missing file", []string{"does-not-exist.pcap"}, exitFailure, "does-not-exist.pcap", ""},
 	}
 	for _, tt := range tests {

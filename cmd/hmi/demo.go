@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +17,8 @@ import (
 	"hmi/web"
 )
 
-const demoUsage = `Usage: hmi [demo] [--dir DIR] [--listen ADDR] [--reset] [--log-level LEVEL]
+const demoUsage = `Usage: hmi demo [--dir DIR] [--listen ADDR] [--reset] [--log-level LEVEL]
+       hmi (the same, with the defaults)
 
 Runs the embedded demo: a small utility with two 110/20 kV substations,
 Northgate and Southfield, about 60 points, served by two simulated RTUs
@@ -41,46 +40,34 @@ Examples:
   hmi demo --reset                  start over with a fresh plant and database
 
 Exit status: 0 after a clean stop, 1 when it cannot start, 2 for wrong flags.
-
-Flags:
 `
 
 // demoAccounts are the demo's users, one per role, in the order printed.
 var demoAccounts = []struct{ name, role, can string }{
 	{"admin", "admin", "everything, including users"},
-	{"engineer", "engineer", "operate, tap changer and set-points, shelve alarms"},
-	{"operator", "operator", "operate breakers and disconnectors, acknowledge alarms"},
+	{"engineer", "engineer", "also set-points, do-not-operate tags, alarms out of service, audit"},
+	{"operator", "operator", "operate switches, taps and regulators; acknowledge, shelve alarms"},
 	{"viewer", "viewer", "look only"},
 }
 
 // runDemo is hmi demo, and hmi without arguments.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("hmi demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("dir", "hmi-demo", "the `directory` of the demo's data, created when missing")
-	listen := fs.String("listen", "127.0.0.1:8080", "host:port of the web server; when it is taken, a free port")
+	fs := newFlagSet("demo", demoUsage, stdout, stderr)
+	dir := fs.String("dir", "hmi-demo", "the `DIR`ectory of the demo's data, created when missing")
+	listen := fs.String("listen", "127.0.0.1:8080", "`host:port` of the web server; when it is taken, a free port")
 	reset := fs.Bool("reset", false, "delete the demo directory's database, accounts and certificates first")
-	logLevel := fs.String("log-level", "warn", "log `level`: debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, demoUsage)
-		fs.PrintDefaults()
+	logs := fs.logFlags("warn")
+	pos, code, ok := fs.parse(args)
+	if !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	log, code, ok := fs.logger(logs, stderr)
+	if !ok {
+		return code
 	}
-	if fs.NArg() != 0 {
-		fmt.Fprintf(stderr, "hmi demo: unexpected argument %q; run 'hmi demo --help'\n", fs.Arg(0))
-		return exitUsage
+	if len(pos) != 0 {
+		return fs.usageError("unexpected argument %q", pos[0])
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "hmi demo: --log-level %q: want debug, info, warn or error\n", *logLevel)
-		return exitUsage
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg, err := prepareDemo(ctx, *dir, demoAddresses(*listen), *reset, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "hmi demo: %v\n", err)

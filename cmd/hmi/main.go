@@ -54,7 +54,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runDemo(ctx, nil, stdout, stderr)
 	}
 	switch args[0] {
-	case "-h", "--help", "help":
+	case "-h", "--help", "-help":
+		usage(stdout, cmds)
+		return exitOK
+	case "help": // hmi help CMD is hmi CMD --help
+		if len(args) > 1 {
+			if c, ok := cmds[args[1]]; ok {
+				return c.run(ctx, []string{"--help"}, stdout, stderr)
+			}
+		}
 		usage(stdout, cmds)
 		return exitOK
 	}
@@ -63,8 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	c, ok := cmds[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "hmi: unknown command %q\n\n", args[0])
-		usage(stderr, cmds)
+		fmt.Fprintf(stderr, "hmi: unknown command %q (run 'hmi --help')\n", args[0])
 		return exitUsage
 	}
 	return c.run(ctx, args[1:], stdout, stderr)
@@ -80,5 +87,6 @@ func usage(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'hmi COMMAND --help' for the flags of a command.")
+	fmt.Fprintln(w, "\nRun 'hmi COMMAND --help' (or 'hmi help COMMAND') for what a command does and its flags.")
+	fmt.Fprintln(w, "Exit status: 0 success, 1 the command failed (its help says how), 2 wrong command, flags or arguments.")
 }

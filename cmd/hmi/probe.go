@@ -6,9 +6,9 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"strconv"
@@ -22,30 +22,27 @@ import (
 	"hmi/points"
 )
 
-const probeUsage = `Usage: hmi probe ADDR [flags]
+const probeUsage = `Usage: hmi probe HOST[:PORT] [flags]
 
-Tests an IEC 60870-5-104 outstation (RTU, PLC, IED) from a laptop. It
-connects to ADDR (host:port; the port defaults to 2404, or 19998 with TLS),
-starts data transfer (STARTDT), runs what the flags ask, in this order:
+Tests an IEC 60870-5-104 outstation (RTU, PLC, IED) from a laptop: it
+connects to HOST (port 2404, or 19998 with TLS), starts data transfer, runs
+what the flags ask, and stops cleanly (STOPDT). With none of --clock-sync,
+--gi, --counters, --command or --watch it does a station interrogation. It
+prints every object the station sends, each step of a command with its
+latency, and a last line with the result; with --json, one JSON object per
+line. It never reconnects: a connection that fails or is lost ends it.
 
+Examples:
+  hmi probe 10.0.0.5
+  hmi probe 10.0.0.5:2404 --ca 7 --clock-sync --gi --counters
+  hmi probe 10.0.0.5 --command double:5100:on --sbo
+
+What runs, in this order:
   --clock-sync   clock synchronisation (C_CS_NA_1), confirmed by ACTCON
   --gi           station interrogation (C_IC_NA_1), ended by ACTTERM
   --counters     counter interrogation (C_CI_NA_1), ended by ACTTERM
   --command      one command, direct or --sbo (select, then execute)
-  --watch D      then keeps listening for D
-
-and then stops cleanly (STOPDT, close). With none of these flags it does a
-station interrogation (--gi). It never reconnects: a connection that fails
-or is lost ends the probe.
-
-Every object the station sends is printed: type, cause of transmission,
-common address, IOA, value, quality and time tag. So are the command's
-steps with their latencies, the events worth knowing (negative
-confirmations, messages this probe did not ask for, end of initialisation),
-and a last line with the result. With --json every line is a JSON object:
-objects {"ioa","type_id","type","cot","value","quality","time",...},
-command steps {"step","cot","negative","latency_ms"}, and a last line
-{"result": "ok" or "failed", "error": ..., ...}.
+  --watch D      then keeps listening for D (Ctrl-C ends it early)
 
 --command KIND:IOA:VALUE sends one command to the station's command object
 at IOA. KIND is single (VALUE 0/off or 1/on), double (1/off or 2/on), step
@@ -55,27 +52,19 @@ step and, unless --no-actterm, for the ACTTERM of the execution. A command
 operates real equipment: check the IOA and the value first. The command is
 not sent when an earlier request of the same run failed.
 
+--json lines: objects {"ioa","type_id","type","cot","value","quality",
+"time",...}, command steps {"step","cot","negative","latency_ms"}, and a
+last line {"result": "ok" or "failed", "error": ..., ...}. For example
+  hmi probe 10.0.0.5 --gi --watch 1m --json > rtu.jsonl
+
+TLS (IEC 62351-3): give all of --tls-cert, --tls-key and --tls-ca, e.g.
+  hmi probe rtu.example --tls-cert hmi.pem --tls-key hmi.key --tls-ca ca.pem --tls-pin 3fa1...
+
 Exit status: 0 when everything asked succeeded (clock sync confirmed,
 interrogations terminated, the command terminated, or confirmed with
---no-actterm); 1 when something failed (the reason is on stderr and in the
-last line); 2 for wrong flags or arguments. --timeout bounds connecting and
-each wait for an answer.
-
-Examples:
-  station interrogation of common address 1 on port 2404:
-    hmi probe 10.0.0.5
-  clock sync, station and counter interrogation of common address 7:
-    hmi probe 10.0.0.5:2404 --ca 7 --clock-sync --gi --counters
-  switch a breaker ON with select before operate, waiting for ACTTERM:
-    hmi probe 10.0.0.5 --command double:5100:on --sbo
-  a set-point to a device that sends no ACTTERM:
-    hmi probe 10.0.0.5 --command setpoint_float:6200:42.5 --no-actterm
-  interrogate, then record a minute of spontaneous data as JSON lines:
-    hmi probe 10.0.0.5 --gi --watch 1m --json > rtu.jsonl
-  over TLS (IEC 62351-3), accepting only one station certificate:
-    hmi probe rtu.example --tls-cert hmi.pem --tls-key hmi.key --tls-ca ca.pem --tls-pin 3fa1...
-
-Flags:
+--no-actterm); 1 when the device failed a step, or the connection failed
+or was lost (the reason is on stderr and in the last line); 2 wrong flags
+or arguments. --timeout bounds connecting and each wait for an answer.
 `
 
 // probeCommand is what --command and its companions ask for.
@@ -103,6 +92,7 @@ type probeOptions struct {
 	timeout              time.Duration
 	apci                 iec104.Config
 	zone                 *time.Location
+	log                  *slog.Logger // the link's and the commander's log
 }
 
 // stringsFlag is a flag that may be given several times.
@@ -111,24 +101,8 @@ type stringsFlag []string
 func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
 func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
-// parseInterspersed parses flags before and after positional arguments.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("hmi probe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("probe", probeUsage, stdout, stderr)
 	def := iec104.DefaultConfig()
 	var (
 		ca        = fs.Uint("ca", 1, "common address `N` of the station, 1..65534 (65535: broadcast, not for --command)")
@@ -146,38 +120,30 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		watch     = fs.Duration("watch", 0, "after the rest, keep printing what arrives for `DURATION` (e.g. 30s; Ctrl-C ends it early)")
 		asJSON    = fs.Bool("json", false, "print one JSON object per line")
 		timeout   = fs.Duration("timeout", 10*time.Second, "how long to wait for the connection (t0, unless --t0) and for each answer")
-		zone      = fs.String("zone", "UTC", "time `zone` of the station's clock (IANA name, e.g. Europe/Berlin): read time tags and sync the clock in it")
-		tlsCert   = fs.String("tls-cert", "", "TLS: this probe's certificate `file` (PEM); with --tls-key and --tls-ca")
-		tlsKey    = fs.String("tls-key", "", "TLS: this probe's private key `file` (PEM)")
-		tlsCA     = fs.String("tls-ca", "", "TLS: CA certificates `file` (PEM) that sign the station's certificate")
+		zone      = fs.String("zone", "UTC", "time `ZONE` of the station's clock (IANA name, e.g. Europe/Berlin): read time tags and sync the clock in it")
+		tlsCert   = fs.String("tls-cert", "", "TLS: this probe's certificate `FILE` (PEM); with --tls-key and --tls-ca")
+		tlsKey    = fs.String("tls-key", "", "TLS: this probe's private key `FILE` (PEM)")
+		tlsCA     = fs.String("tls-ca", "", "TLS: CA certificates `FILE` (PEM) that sign the station's certificate")
 		pins      stringsFlag
 		t0        = fs.Duration("t0", 0, "IEC 104 t0: connection timeout (0: --timeout)")
 		t1        = fs.Duration("t1", def.T1, "IEC 104 t1: timeout of acknowledgements and STARTDT/STOPDT confirmations")
 		t2        = fs.Duration("t2", def.T2, "IEC 104 t2: acknowledge received frames after this at the latest (< t1)")
 		t3        = fs.Duration("t3", def.T3, "IEC 104 t3: send TESTFR after this idle time")
-		k         = fs.Int("k", def.K, "IEC 104 k: unacknowledged frames sent before waiting")
-		w         = fs.Int("w", def.W, "IEC 104 w: acknowledge after this many received frames")
+		k         = fs.Int("k", def.K, "IEC 104 k: send at most `N` unacknowledged I-frames, then wait")
+		w         = fs.Int("w", def.W, "IEC 104 w: acknowledge after `N` received I-frames")
+		logs      = fs.logFlags("warn")
 	)
-	fs.Var(&pins, "tls-pin", "TLS: accept only the station certificate with this SHA-256 `fingerprint` (hex, colons allowed; repeatable)")
-	fs.Usage = func() {}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprint(stdout, probeUsage)
-			fs.PrintDefaults()
-			return exitOK
-		}
-		fmt.Fprintln(stderr, "Run 'hmi probe --help' for usage.")
-		return exitUsage
+	fs.Var(&pins, "tls-pin", "TLS: accept only the station certificate with this SHA-256 `FINGERPRINT` (hex, colons allowed; repeatable)")
+	pos, code, ok := fs.parse(args)
+	if !ok {
+		return code
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "hmi probe: "+format+"\n", a...)
-		fmt.Fprintln(stderr, "Run 'hmi probe --help' for usage.")
-		return exitUsage
+	usageErr := fs.usageError
+	set := fs.set()
+	log, code, ok := fs.logger(logs, stderr)
+	if !ok {
+		return code
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
 	switch {
 	case len(pos) == 0:
@@ -187,7 +153,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	o := probeOptions{
 		clockSync: *clockSync, gi: *gi, count: *counters, watch: *watch, json: *asJSON, timeout: *timeout,
-		apci: iec104.Config{K: *k, W: *w, T0: *t0, T1: *t1, T2: *t2, T3: *t3},
+		apci: iec104.Config{K: *k, W: *w, T0: *t0, T1: *t1, T2: *t2, T3: *t3}, log: log,
 	}
 	if *ca < 1 || *ca > 65535 {
 		return usageErr("--ca %d: want 1..65534, or 65535 for broadcast", *ca)
@@ -523,6 +489,7 @@ func (p *prober) run(ctx context.Context) int {
 		Manual: true, Once: true, QuietUnmapped: true,
 		Observe: p.observe,
 		Events:  p.event,
+		Logger:  o.log,
 	}
 	var ctl frontstation.Control
 	if c := o.command; c != nil {
@@ -540,7 +507,7 @@ func (p *prober) run(ctx context.Context) int {
 	}
 	var cmdr *frontstation.Commander
 	if o.command != nil {
-		if cmdr, err = frontstation.NewCommander([]frontstation.Control{ctl}, []*frontstation.Link{link}, nil, p.step); err != nil {
+		if cmdr, err = frontstation.NewCommander([]frontstation.Control{ctl}, []*frontstation.Link{link}, o.log, p.step); err != nil {
 			p.fail("%v", err)
 			return exitFailure
 		}

@@ -458,7 +458,7 @@ func TestProbeUsage(t *testing.T) {
 		})
 	}
 	code, out, _ := runProbeCmd(t, nil, "--help")
-	if code != exitOK || !strings.Contains(out, "Usage: hmi probe ADDR") || !strings.Contains(out, "does a\nstation interrogation") {
+	if code != exitOK || !strings.Contains(out, "Usage: hmi probe HOST[:PORT]") || !strings.Contains(out, "it does a station interrogation") {
 		t.Errorf("--help: exit status %d\n%s", code, out)
 	}
 	_, out, _ = runCmdTop(t, "--help")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,50 +13,46 @@ import (
 	"hmi/web"
 )
 
-const serveUsage = `Usage: hmi serve --config FILE [--log-level LEVEL]
+const serveUsage = `Usage: hmi serve --config FILE [--log-level LEVEL] [--log-format FORMAT]
 
 Runs the HMI from a configuration file: the IEC 104 links and the
 simulators it names, the alarm engine, the database under data_dir, and the
 web server on http.listen. The configuration is checked first, as
-'hmi check' does: with any error, nothing starts and the errors are listed
-as FILE:LINE:COL: message.
+'hmi check' does: with any error nothing starts, and the errors are listed
+as FILE:LINE:COL: message. On SIGINT (Ctrl-C) or SIGTERM it stops cleanly:
+the web server finishes its requests and closes the WebSockets, the links
+are stopped with STOPDT, and everything queued for the database is
+committed. With no user yet, it says how to create the first administrator.
 
-On SIGINT or SIGTERM it stops cleanly: the web server finishes its
-requests and closes the WebSockets, the links are stopped with STOPDT, and
-everything queued for the database is committed.
+Examples:
+  hmi serve --config hmi.yaml
+  hmi user add admin --role admin --config hmi.yaml
+  hmi serve --config hmi.yaml --log-level debug --log-format json 2> hmi.log
 
-With no user yet, it says how to create the first administrator:
-  hmi user add admin --role admin --config FILE
-
-Flags:
+Exit status: 0 after SIGINT or SIGTERM; 1 when the configuration has
+errors, or something it needs fails (the database, a port to listen on);
+2 wrong flags or arguments.
 `
 
 // runServe is hmi serve.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("hmi serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	file := fs.String("config", "", "the configuration `file` (required)")
-	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, serveUsage)
-		fs.PrintDefaults()
+	fs := newFlagSet("serve", serveUsage, stdout, stderr)
+	file := fs.String("config", "", "the configuration `FILE` (required)")
+	logs := fs.logFlags("info")
+	pos, code, ok := fs.parse(args)
+	if !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	log, code, ok := fs.logger(logs, stderr)
+	if !ok {
+		return code
 	}
-	if *file == "" || fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+	switch {
+	case len(pos) != 0:
+		return fs.usageError("unexpected argument %q", pos[0])
+	case *file == "":
+		return fs.usageError("no configuration given: hmi serve --config FILE")
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "hmi serve: --log-level %q: want debug, info, warn or error\n", *logLevel)
-		return exitUsage
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg, err := config.Load(*file)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -87,11 +82,23 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 		b.store.Close()
 		return err
 	}
+	var ms *metricsServer // nil: no metrics.listen
+	if cfg.Metrics.Listen != "" {
+		b.metrics = newMetrics(b, srv.WebSocketClients)
+		if ms, err = listenMetrics(cfg.Metrics.Listen, b.metrics.reg, log); err != nil {
+			ln.Close()
+			b.store.Close()
+			return err
+		}
+	}
 	scheme := "http"
 	if cfg.HTTP.TLS != nil {
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "hmi: serving %s://%s (configuration %s, data in %s)\n", scheme, ln.Addr(), cfg.File, cfg.DataDir)
+	if ms != nil {
+		fmt.Fprintf(stdout, "hmi: metrics on http://%s/metrics\n", ms.Addr())
+	}
 	if users, err := b.store.ListUsers(ctx); err == nil && len(users) == 0 {
 		fmt.Fprintf(stdout, "hmi: no user yet. Create the first administrator with:\n  hmi user add admin --role admin --config %s\n", cfg.File)
 	}
@@ -110,9 +117,27 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 		webErr <- srv.Serve(webCtx, ln)
 		stopBack()
 	}()
+	// The metrics are served until everything else has stopped; their
+	// failure is logged and reported at the end, but stops nothing else.
+	metCtx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMetrics()
+	metErr := make(chan error, 1)
+	if ms != nil {
+		go func() {
+			err := ms.Run(metCtx)
+			if err != nil && metCtx.Err() == nil {
+				log.Error("metrics server stopped", "err", err)
+			}
+			metErr <- err
+		}()
+	} else {
+		metErr <- nil
+	}
 	backErr := b.run(backCtx)
 	stopWeb()
-	return errors.Join(<-webErr, backErr)
+	err = errors.Join(<-webErr, backErr)
+	stopMetrics()
+	return errors.Join(err, <-metErr)
 }
 
 // newWebServer builds the web server on the backend, and routes command

@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net"
 	"strconv"
@@ -17,34 +15,32 @@ import (
 	"hmi/sim"
 )
 
-const simUsage = `Usage: hmi sim [flags]
+const simUsage = `Usage: hmi sim [--listen ADDR] [--config FILE | --points N] [--rate R] [flags]
 
-Runs an IEC 60870-5-104 outstation (RTU) simulator: a station with monitor
-points of every kind and commands bound to them. It answers station and
-group interrogation, counter interrogation, clock synchronisation, test and
+Runs an IEC 60870-5-104 outstation (RTU) simulator, for demonstrations,
+tests and load: a station with monitor points of every kind and commands
+bound to them. It answers interrogations, clock synchronisation, test and
 read commands, executes single, double, step and set-point commands (direct
-or select-before-operate), reports each executed command's effect with cause
-11, and sends spontaneous changes at --rate. Any number of masters may
-connect at once; every started connection receives all spontaneous data.
-
-The station comes from --config FILE (YAML), or is generated with --points N:
-N points dealt to the kinds single, double, step, bitstring, normalized,
-scaled, float, counter. For N <= 8000 their IOAs start at 1000, 2000, ...,
-8000, one block per kind in that order (interrogation groups 1..7 by kind;
-counters in counter groups 1..4). Three commands per command kind act on the
-first three points of their kind: IOA 9000+ single, 9100+ double, 9200+ step,
-9300+ set-point normalized, 9400+ scaled, 9500+ float; the first executes
-directly, the second and third need select-before-operate, the third sends no
-ACTTERM. (Beyond 8000 points the blocks are 10000, 100000, ... apart.)
+or select-before-operate) and reports their effect with cause 11, and sends
+spontaneous changes at --rate to every master connected. It runs until
+interrupted (Ctrl-C or SIGTERM), and then exits 0.
 
 Examples:
-  hmi sim                                     80 generated points on 127.0.0.1:2404
-  hmi sim --points 1000 --rate 50 --tb        50 changes/s with CP56Time2a time tags
-  hmi sim --points 2000 --rate max            load generator: as fast as the master acknowledges
+  hmi sim                                  80 generated points on 127.0.0.1:2404
+  hmi sim --points 1000 --rate 50 --tb     50 changes/s with CP56Time2a time tags
   hmi sim --config station.yaml --listen 0.0.0.0:2404
-  hmi sim --listen :19998 --tls-cert rtu.pem --tls-key rtu.key --tls-ca ca.pem
 
-A station file:
+The generated station (--points N): N points dealt to the kinds single,
+double, step, bitstring, normalized, scaled, float, counter. For N <= 8000
+their IOAs start at 1000, 2000, ..., 8000, one block per kind in that order
+(interrogation groups 1..7 by kind; counters in counter groups 1..4). Three
+commands per command kind act on the first three points of their kind: IOA
+9000+ single, 9100+ double, 9200+ step, 9300+ set-point normalized, 9400+
+scaled, 9500+ float; the first executes directly, the second and third need
+select-before-operate, the third sends no ACTTERM. (Beyond 8000 points the
+blocks are 10000, 100000, ... apart.)
+
+A station file (--config FILE):
   ca: 1
   points:
     - {ioa: 100, kind: double, value: 2, time_tag: true, group: 2}
@@ -52,7 +48,12 @@ A station file:
   commands:
     - {ioa: 5100, point: 100, sbo: true, select_timeout: 10s, actterm: true}
 
-Flags:
+TLS (IEC 62351-3): give all of --tls-cert, --tls-key and --tls-ca, e.g.
+  hmi sim --listen :19998 --tls-cert rtu.pem --tls-key rtu.key --tls-ca ca.pem
+
+Exit status: 0 after an interrupt; 1 when it cannot listen or run (TLS
+files that cannot be read); 2 wrong flags or arguments, or a station file
+with errors (listed as FILE:LINE:COLUMN: message).
 `
 
 // rateFlag is --rate: changes per second, or "max".
@@ -82,52 +83,37 @@ func (r *rateFlag) Set(s string) error {
 }
 
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("hmi sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sim", simUsage, stdout, stderr)
 	var (
-		listen     = fs.String("listen", "127.0.0.1:2404", "`address` to listen on (host:port; port 0 picks a free one)")
-		configFile = fs.String("config", "", "station description `file` (YAML); see above")
+		listen     = fs.String("listen", "127.0.0.1:2404", "listen on `ADDR`, host:port (port 0 picks a free one)")
+		configFile = fs.String("config", "", "the station description `FILE` (YAML; see above)")
 		points     = fs.Int("points", 80, "generate a station of `N` points (not with --config)")
 		rate       rateFlag
-		ca         = fs.Uint("ca", 1, "common address of the station, 1..65534 (overrides the file's)")
+		ca         = fs.Uint("ca", 1, "common address `N` of the station, 1..65534 (overrides the file's)")
 		timeTags   = fs.Bool("tb", false, "report spontaneous changes and command returns with CP56Time2a time tags (M_SP_TB_1, ...)")
-		selTimeout = fs.Duration("select-timeout", sim.DefaultSelectTimeout, "how long a select waits for its execute, for commands that set none")
-		tlsCert    = fs.String("tls-cert", "", "TLS: the station's certificate `file` (PEM); with --tls-key and --tls-ca")
-		tlsKey     = fs.String("tls-key", "", "TLS: the station's private key `file` (PEM)")
-		tlsCA      = fs.String("tls-ca", "", "TLS: CA certificates `file` (PEM) that sign the masters' certificates (required)")
-		k          = fs.Int("k", 12, "IEC 104 k: unacknowledged I-frames the station sends before it waits")
-		w          = fs.Int("w", 8, "IEC 104 w: received I-frames after which the station acknowledges")
-		seed       = fs.Uint64("seed", 1, "seed of the random spontaneous changes")
-		logLevel   = fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+		selTimeout = fs.Duration("select-timeout", sim.DefaultSelectTimeout, "how long a select waits for its execute (`DURATION`, e.g. 10s), for commands that set none")
+		tlsCert    = fs.String("tls-cert", "", "TLS: the station's certificate `FILE` (PEM); with --tls-key and --tls-ca")
+		tlsKey     = fs.String("tls-key", "", "TLS: the station's private key `FILE` (PEM)")
+		tlsCA      = fs.String("tls-ca", "", "TLS: CA certificates `FILE` (PEM) that sign the masters' certificates (required)")
+		k          = fs.Int("k", 12, "IEC 104 k: the station sends at most `N` unacknowledged I-frames, then waits")
+		w          = fs.Int("w", 8, "IEC 104 w: the station acknowledges after `N` received I-frames")
+		seed       = fs.Uint64("seed", 1, "seed `N` of the random spontaneous changes")
+		logs       = fs.logFlags("info")
 	)
-	fs.Var(&rate, "rate", "number of spontaneous `changes` per second (0: none; max: as fast as the master acknowledges, in full ASDUs)")
-	fs.Usage = func() {} // Parse prints the error; --help goes to stdout below
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprint(stdout, simUsage)
-			fs.PrintDefaults()
-			return exitOK
-		}
-		fmt.Fprintln(stderr, "Run 'hmi sim --help' for usage.")
-		return exitUsage
+	fs.Var(&rate, "rate", "spontaneous changes per second: a number `R` (0: none), or max: as fast as the master acknowledges, in full ASDUs")
+	pos, code, ok := fs.parse(args)
+	if !ok {
+		return code
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "hmi sim: "+format+"\n", a...)
-		fmt.Fprintln(stderr, "Run 'hmi sim --help' for usage.")
-		return exitUsage
+	usageErr := fs.usageError
+	if len(pos) != 0 {
+		return usageErr("unexpected argument %q", pos[0])
 	}
-	if fs.NArg() != 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
+	set := fs.set()
+	log, code, ok := fs.logger(logs, stderr)
+	if !ok {
+		return code
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return usageErr("--log-level %q: want debug, info, warn or error", *logLevel)
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	var cfg sim.Config
 	switch {

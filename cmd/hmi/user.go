@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,38 +18,110 @@ import (
 	"hmi/web"
 )
 
-const userUsage = `Usage:
-  hmi user add NAME --role ROLE [--areas AREA,...] [--config FILE | --data-dir DIR]
-  hmi user passwd NAME [--config FILE | --data-dir DIR]
-  hmi user list [--config FILE | --data-dir DIR]
-  hmi user delete NAME [--config FILE | --data-dir DIR]
+const userUsage = `Usage: hmi user add|passwd|list|delete [NAME] [--config FILE | --data-dir DIR] [flags]
 
-Administers the HMI's accounts in the database DIR/hmi.db: DIR is the
-configuration's data_dir with --config FILE, else --data-dir (default
-./hmi-data). It may run while the HMI runs.
+Administers the HMI's accounts: adds users with a role, changes passwords,
+lists and deletes users. The accounts live in the database DIR/hmi.db,
+where DIR is the configuration's data_dir with --config FILE, else
+--data-dir (default ./hmi-data). It may run while the HMI runs.
 
-  add      adds a user. ROLE is viewer, operator, engineer or admin; --areas
+Examples:
+  hmi user add admin --role admin --config hmi.yaml
+  echo 'correct horse battery' | hmi user add alice --role operator --areas north
+  hmi user list --config hmi.yaml
+
+Subcommands ('hmi user SUBCOMMAND --help' for each one's flags):
+  add NAME --role ROLE [--areas AREA,...]
+           adds a user. ROLE is viewer, operator, engineer or admin; --areas
            limits what the user sees and operates to these area paths and
            the areas below them (north/feeder1 takes in north/feeder1/x);
            without --areas the user has every area.
-  passwd   sets a user's password and ends the user's sessions (every
+  passwd NAME
+           sets a user's password and ends the user's sessions (every
            browser of that user must log in again).
   list     lists the users: name, role, areas, creation time (UTC).
-  delete   removes a user and the user's sessions.
+  delete NAME
+           removes a user and the user's sessions.
 
-Passwords: at least 8 characters (at most 1024 bytes). add and passwd ask for
-the password twice on the terminal, without echo. When standard input is not
-a terminal they read one line from it instead (the line's end is not part of
-the password):
+` + userPasswords + `
+Exit status: 0 on success; 1 on failure (the user exists or does not, a
+bad password, a database error); 2 wrong flags or arguments.
 
-  echo 'correct horse battery' | hmi user add alice --role operator
-  hmi user passwd alice --config hmi.yaml < password.txt
+Flags of every subcommand:
+  --config FILE
+        the configuration whose data_dir holds hmi.db
+  --data-dir DIR
+        the data directory that holds hmi.db (default ./hmi-data)
+`
+
+// userPasswords is the part of the help texts on passwords and names.
+const userPasswords = `Passwords: at least 8 characters (at most 1024 bytes). add and passwd
+ask for the password twice on the terminal, without echo.
+When standard input is not a terminal they read one line from it instead
+(the line's end is not part of the password).
 
 NAME is 1 to 64 letters, digits, '.', '_', '@' or '-'.
-
-Exit status 0 on success, 1 on failure (the user exists or does not, a bad
-password, a database error), 2 for wrong usage.
 `
+
+// userExit is the exit status paragraph of the subcommands' help texts.
+const userExit = `Exit status: 0 on success; 1 on failure (the user exists or does not, a
+bad password, a database error); 2 wrong flags or arguments.
+`
+
+const userAddUsage = `Usage: hmi user add NAME --role ROLE [--areas AREA,...] [--config FILE | --data-dir DIR]
+
+Adds the user NAME to the HMI's accounts, with a role: viewer (sees the
+plant), operator (also acknowledges and shelves alarms, operates points),
+engineer (also tags points, reads the audit trail) or admin (also
+administers users). --areas limits what the user sees and operates to these
+area paths and the areas below them; without it the user has every area.
+The password is read from the terminal (twice), or one line from standard
+input.
+
+Examples:
+  hmi user add admin --role admin --config hmi.yaml
+  hmi user add bob --role operator --areas north/feeder1,south --data-dir /var/lib/hmi
+  echo 'correct horse battery' | hmi user add alice --role viewer
+
+` + userPasswords + `
+` + userExit
+
+const userPasswdUsage = `Usage: hmi user passwd NAME [--config FILE | --data-dir DIR]
+
+Sets the password of the user NAME and ends the user's sessions: every
+browser of that user must log in again. The password is read from the
+terminal (twice), or one line from standard input.
+
+Examples:
+  hmi user passwd alice --config hmi.yaml
+  hmi user passwd alice --data-dir /var/lib/hmi < password.txt
+
+` + userPasswords + `
+` + userExit
+
+const userListUsage = `Usage: hmi user list [--config FILE | --data-dir DIR]
+
+Lists the HMI's users, one per line: name, role, areas and creation time
+(UTC). It opens the database read-only.
+
+Examples:
+  hmi user list --config hmi.yaml
+  hmi user list --data-dir /var/lib/hmi
+
+Exit status: 0 on success; 1 when there is no database or it cannot be
+read; 2 wrong flags or arguments.
+`
+
+const userDeleteUsage = `Usage: hmi user delete NAME [--config FILE | --data-dir DIR]
+
+Deletes the user NAME and the user's sessions: every browser of that user
+is logged out. The audit trail keeps what the user did.
+
+Examples:
+  hmi user delete bob --config hmi.yaml
+  hmi user delete bob --data-dir /var/lib/hmi
+
+` + userExit
 
 // userInput is where "hmi user" reads passwords: standard input, a
 // terminal or not. Tests replace it with a reader of their own (which is
@@ -63,8 +134,7 @@ var userName = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
 
 func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, userUsage)
-		return exitUsage
+		return usageError(stderr, "user", "no subcommand given: want add, passwd, list or delete")
 	}
 	switch args[0] {
 	case "add":
@@ -79,52 +149,34 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, userUsage)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "hmi user: unknown subcommand %q\n\n%s", args[0], userUsage)
-	return exitUsage
+	if strings.HasPrefix(args[0], "-") {
+		return usageError(stderr, "user", "flag %s before the subcommand: want add, passwd, list or delete first", args[0])
+	}
+	return usageError(stderr, "user", "unknown subcommand %q: want add, passwd, list or delete", args[0])
 }
 
 // userFlags are the flags every subcommand takes: where the database is.
 type userFlags struct {
-	fs         *flag.FlagSet
+	fs         *cmdFlags
 	name       string // "hmi user add"
 	configFile *string
 	dataDir    *string
 }
 
-func newUserFlags(sub string, stderr io.Writer) *userFlags {
-	f := &userFlags{fs: flag.NewFlagSet("hmi user "+sub, flag.ContinueOnError), name: "hmi user " + sub}
-	f.fs.SetOutput(stderr)
+func newUserFlags(sub, usage string, stdout, stderr io.Writer) *userFlags {
+	f := &userFlags{fs: newFlagSet("user "+sub, usage, stdout, stderr), name: "hmi user " + sub}
 	f.configFile = f.fs.String("config", "", "the configuration `FILE` whose data_dir holds hmi.db")
-	f.dataDir = f.fs.String("data-dir", "", "the data `DIR`ectory that holds hmi.db (default "+config.DefaultDataDir+")")
+	f.dataDir = f.fs.String("data-dir", "", "the data `DIR` that holds hmi.db (default "+config.DefaultDataDir+")")
 	return f
 }
 
 // parse parses args, flags and nArgs positional arguments in any order
 // ("add alice --role operator" as well as "add --role operator alice"). It
 // returns the positional arguments, or an exit status when it is done.
-func (f *userFlags) parse(args []string, nArgs int, stdout, stderr io.Writer) ([]string, int, bool) {
-	printUsage := func(w io.Writer) {
-		fmt.Fprint(w, userUsage+"\nFlags of "+f.name+":\n")
-		f.fs.SetOutput(w)
-		f.fs.PrintDefaults()
-		f.fs.SetOutput(stderr)
-	}
-	f.fs.Usage = func() { printUsage(stderr) }
-	var pos []string
-	for {
-		if err := f.fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				printUsage(stdout)
-				return nil, exitOK, false
-			}
-			return nil, exitUsage, false
-		}
-		args = f.fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+func (f *userFlags) parse(args []string, nArgs int) ([]string, int, bool) {
+	pos, code, ok := f.fs.parse(args)
+	if !ok {
+		return nil, code, false
 	}
 	switch {
 	case len(pos) != nArgs:
@@ -132,15 +184,12 @@ func (f *userFlags) parse(args []string, nArgs int, stdout, stderr io.Writer) ([
 		if nArgs == 1 {
 			what = "one user NAME"
 		}
-		fmt.Fprintf(stderr, "%s: want %s, got %d: %s\n", f.name, what, len(pos), strings.Join(pos, " "))
-		return nil, exitUsage, false
+		return nil, f.fs.usageError("want %s, got %d: %s", what, len(pos), strings.Join(pos, " ")), false
 	case *f.configFile != "" && *f.dataDir != "":
-		fmt.Fprintf(stderr, "%s: give --config or --data-dir, not both\n", f.name)
-		return nil, exitUsage, false
+		return nil, f.fs.usageError("give --config or --data-dir, not both"), false
 	}
 	if nArgs == 1 && !userName.MatchString(pos[0]) {
-		fmt.Fprintf(stderr, "%s: user name %q: use 1 to 64 letters, digits, '.', '_', '@' or '-'\n", f.name, pos[0])
-		return nil, exitUsage, false
+		return nil, f.fs.usageError("user name %q: use 1 to 64 letters, digits, '.', '_', '@' or '-'", pos[0]), false
 	}
 	return pos, 0, true
 }
@@ -192,27 +241,24 @@ func (f *userFlags) open(ctx context.Context, create, readOnly bool, stderr io.W
 }
 
 func runUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newUserFlags("add", stderr)
+	f := newUserFlags("add", userAddUsage, stdout, stderr)
 	roleName := f.fs.String("role", "", "the user's `ROLE`: viewer, operator, engineer or admin (required)")
-	areaList := f.fs.String("areas", "", "comma-separated `AREA`s the user may see and operate (default: all)")
-	pos, code, ok := f.parse(args, 1, stdout, stderr)
+	areaList := f.fs.String("areas", "", "the areas the user may see and operate: `AREA,...` paths, comma-separated (default: all)")
+	pos, code, ok := f.parse(args, 1)
 	if !ok {
 		return code
 	}
 	name := pos[0]
 	if *roleName == "" {
-		fmt.Fprintf(stderr, "%s: --role is required (viewer, operator, engineer or admin)\n", f.name)
-		return exitUsage
+		return f.fs.usageError("--role is required (viewer, operator, engineer or admin)")
 	}
 	role, err := web.ParseRole(*roleName)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: unknown role %q (want viewer, operator, engineer or admin)\n", f.name, *roleName)
-		return exitUsage
+		return f.fs.usageError("unknown role %q (want viewer, operator, engineer or admin)", *roleName)
 	}
 	areas, err := parseUserAreas(*areaList)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: --areas: %v\n", f.name, err)
-		return exitUsage
+		return f.fs.usageError("--areas: %v", err)
 	}
 
 	s, ok := f.open(ctx, true, false, stderr)
@@ -242,8 +288,8 @@ func runUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 func runUserPasswd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newUserFlags("passwd", stderr)
-	pos, code, ok := f.parse(args, 1, stdout, stderr)
+	f := newUserFlags("passwd", userPasswdUsage, stdout, stderr)
+	pos, code, ok := f.parse(args, 1)
 	if !ok {
 		return code
 	}
@@ -278,8 +324,8 @@ func runUserPasswd(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func runUserDelete(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newUserFlags("delete", stderr)
-	pos, code, ok := f.parse(args, 1, stdout, stderr)
+	f := newUserFlags("delete", userDeleteUsage, stdout, stderr)
+	pos, code, ok := f.parse(args, 1)
 	if !ok {
 		return code
 	}
@@ -309,8 +355,8 @@ func runUserDelete(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func runUserList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newUserFlags("list", stderr)
-	if _, code, ok := f.parse(args, 0, stdout, stderr); !ok {
+	f := newUserFlags("list", userListUsage, stdout, stderr)
+	if _, code, ok := f.parse(args, 0); !ok {
 		return code
 	}
 	s, ok := f.open(ctx, false, true, stderr)

@@ -90,10 +90,11 @@ func TestUserCommands(t *testing.T) {
 		{"delete", "", []string{"delete", "vic", "--data-dir", data}, exitOK, "user vic deleted; 0 sessions ended", ""},
 		{"delete, unknown user", "", []string{"delete", "vic", "--data-dir", data}, exitFailure, "", "no user vic"},
 		{"list, extra argument", "", []string{"list", "x", "--data-dir", data}, exitUsage, "", "want no arguments, got 1: x"},
-		{"no subcommand", "", nil, exitUsage, "", "Usage:"},
+		{"no subcommand", "", nil, exitUsage, "", "hmi user: no subcommand given: want add, passwd, list or delete (run 'hmi user --help')"},
+		{"flag first", "", []string{"--data-dir", data, "list"}, exitUsage, "", "hmi user: flag --data-dir before the subcommand"},
 		{"unknown subcommand", "", []string{"frob"}, exitUsage, "", `unknown subcommand "frob"`},
 		{"help", "", []string{"--help"}, exitOK, "standard input is not", ""},
-		{"add --help", "", []string{"add", "--help"}, exitOK, "-role ROLE", ""},
+		{"add --help", "", []string{"add", "--help"}, exitOK, "--role ROLE", ""},
 	}
 	for i, st := range steps {
 		if st.name == "passwd" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -11,21 +10,27 @@ import (
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
+const versionUsage = `Usage: hmi version
+
+Prints the version of hmi, the Go version it was built with, and the
+version control revision, time and target system it was built from. Give
+these lines with every bug report.
+
+Examples:
+  hmi version
+  hmi version | head -n 1
+
+Exit status: 0; 2 wrong flags or arguments.
+`
+
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("hmi version", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: hmi version\n\nPrints the version of hmi, the Go version it was built with and its VCS revision.")
+	fs := newFlagSet("version", versionUsage, stdout, stderr)
+	pos, code, ok := fs.parse(args)
+	if !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+	if len(pos) != 0 {
+		return fs.usageError("unexpected argument %q: version takes none", pos[0])
 	}
 	fmt.Fprintf(stdout, "hmi %s\n", version)
 	if bi, ok := debug.ReadBuildInfo(); ok {

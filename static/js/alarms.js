@@ -1,5 +1,6 @@
-// alarms.js: the alarm banner of every page, the audible alarm, and the actions of the alarm list
-// (docs/ui-contract.md, "Every page" and "Alarm list").
+// alarms.js: the alarm banner of every page, the audible alarm, the actions of the alarm list, and the
+// out-of-service actions of the alarm list and of a point's alarms (docs/ui-contract.md, "Every page" and
+// "Alarm list").
 
 import { ApiError, path, post } from './api.js';
 import { notify } from './notice.js';
@@ -7,6 +8,52 @@ import { notify } from './notice.js';
 const SILENCE_KEY = 'hmi.alarm.silenced';
 const HINT_DELAY_MS = 400;
 const UNACKED_STATES = ['st-active_unacked', 'st-returned_unacked'];
+const ACTIONS = '[data-ack], [data-ack-selected], [data-ack-visible], [data-shelve], [data-unshelve], [data-out-of-service], [data-in-service]';
+const DONE = { ack: 'Acknowledged ', shelve: 'Shelved ', unshelve: 'Unshelved ', oos: 'Took out of service ', ins: 'Returned to service ' };
+
+/** The operation of an alarm action button. */
+function opOf(btn) {
+  if (btn.hasAttribute('data-shelve')) return 'shelve';
+  if (btn.hasAttribute('data-unshelve')) return 'unshelve';
+  if (btn.hasAttribute('data-out-of-service')) return 'oos';
+  if (btn.hasAttribute('data-in-service')) return 'ins';
+  return 'ack';
+}
+
+/** Runs the operation op on one alarm through its own endpoint. */
+function runOne(op, id, comment, duration) {
+  switch (op) {
+    case 'ack':
+      return post(path`/alarms/${id}/ack`, { comment });
+    case 'shelve':
+      return post(path`/alarms/${id}/shelve`, { duration, comment });
+    case 'unshelve':
+      return post(path`/alarms/${id}/unshelve`, { comment });
+    case 'oos':
+      return post(path`/alarms/${id}/out-of-service`, { comment });
+    case 'ins':
+      return post(path`/alarms/${id}/in-service`, { comment });
+  }
+  throw new Error('unknown alarm action ' + op);
+}
+
+/** Fetches the page as the server renders it now, parsed with DOMParser (its scripts never run); null on failure. */
+async function fetchPage() {
+  try {
+    const res = await fetch(window.location.href, { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'text/html' } });
+    if (!res.ok) return null;
+    return new DOMParser().parseFromString(await res.text(), 'text/html');
+  } catch {
+    return null; // the socket banner says we are offline
+  }
+}
+
+/** Replaces the element with that id by the one of doc, if both exist. */
+function replaceByID(doc, id) {
+  const old = document.getElementById(id);
+  const fresh = doc.getElementById(id);
+  if (old && fresh) old.replaceWith(document.importNode(fresh, true));
+}
 
 /** Reads an integer from text; 0 when there is none. */
 function int(text) {
@@ -260,7 +307,7 @@ export class AlarmList {
   }
 
   async click(e) {
-    const btn = e.target.closest && e.target.closest('[data-ack], [data-ack-selected], [data-ack-visible], [data-shelve], [data-unshelve]');
+    const btn = e.target.closest && e.target.closest(ACTIONS);
     if (!btn || btn.disabled) return;
     e.preventDefault();
     if (this.busy) return;
@@ -273,10 +320,11 @@ export class AlarmList {
       op = 'ack';
     } else {
       rows = own ? [own] : this.selected();
-      op = btn.hasAttribute('data-shelve') ? 'shelve' : btn.hasAttribute('data-unshelve') ? 'unshelve' : 'ack';
+      op = opOf(btn);
     }
     if (op === 'ack') rows = rows.filter((r) => UNACKED_STATES.some((c) => r.classList.contains(c)));
     if (op === 'unshelve') rows = rows.filter((r) => r.classList.contains('st-shelved'));
+    if (op === 'ins') rows = rows.filter((r) => r.classList.contains('st-out_of_service'));
     if (rows.length === 0) {
       notify(op === 'ack' ? 'Nothing to acknowledge: select unacknowledged alarms first' : op === 'unshelve' ? 'Select shelved alarms first' : 'Select alarms first', 'info');
       return;
@@ -287,7 +335,7 @@ export class AlarmList {
     try {
       await this.run(op, ids, own !== null);
       const what = ids.length === 1 ? '1 alarm' : ids.length + ' alarms';
-      notify({ ack: 'Acknowledged ', shelve: 'Shelved ', unshelve: 'Unshelved ' }[op] + what, 'ok');
+      notify(DONE[op] + what, 'ok');
       const c = document.querySelector('[data-alarm-comment]');
       if (c) c.value = '';
     } catch (err) {
@@ -306,13 +354,9 @@ export class AlarmList {
       if (row) return post(path`/alarms/${ids[0]}/ack`, { comment });
       return post(path`/alarms/ack`, { ids, comment });
     }
-    if (op === 'shelve') {
-      const sel = document.querySelector('[data-shelve-duration]');
-      const duration = sel ? sel.value : '';
-      for (const id of ids) await post(path`/alarms/${id}/shelve`, { duration, comment });
-      return null;
-    }
-    for (const id of ids) await post(path`/alarms/${id}/unshelve`, { comment });
+    const sel = document.querySelector('[data-shelve-duration]');
+    const duration = sel ? sel.value : '';
+    for (const id of ids) await runOne(op, id, comment, duration);
     return null;
   }
 
@@ -328,15 +372,9 @@ export class AlarmList {
    */
   async refresh() {
     clearTimeout(this.refreshTimer);
-    let html;
-    try {
-      const res = await fetch(window.location.href, { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'text/html' } });
-      if (!res.ok) return;
-      html = await res.text();
-    } catch {
-      return; // the socket banner says we are offline
-    }
-    const doc = new DOMParser().parseFromString(html, 'text/html');
+    const doc = await fetchPage();
+    if (!doc) return;
+    replaceByID(doc, 'alarms-oos');
     const fresh = doc.getElementById('alarms');
     if (!fresh || !fresh.tBodies[0] || !this.table.tBodies[0]) return;
     const keep = new Set(this.selected().map((r) => r.getAttribute('data-alarm')));
@@ -347,5 +385,51 @@ export class AlarmList {
     }
     this.table.tBodies[0].replaceWith(body);
     this.table.dispatchEvent(new CustomEvent('hmi:table-changed', { bubbles: true }));
+  }
+}
+
+/**
+ * The alarms of a point page (#point-alarms): take one out of service or return it to service (engineers), with
+ * the panel's comment; the panel refreshes from the server's HTML after each action and when the alarm summary
+ * changes.
+ */
+export class PointAlarms {
+  constructor() {
+    this.busy = false;
+    this.refreshTimer = 0;
+    document.addEventListener('click', (e) => this.click(e));
+  }
+
+  async click(e) {
+    const btn = e.target.closest && e.target.closest('#point-alarms [data-out-of-service], #point-alarms [data-in-service]');
+    const row = btn && btn.closest('tr[data-alarm]');
+    if (!row || btn.disabled) return;
+    e.preventDefault();
+    if (this.busy) return;
+    const op = opOf(btn);
+    const c = document.querySelector('#point-alarms [data-alarm-comment]');
+    this.busy = true;
+    btn.setAttribute('aria-busy', 'true');
+    try {
+      await runOne(op, row.getAttribute('data-alarm'), c ? c.value.trim() : '');
+      notify(DONE[op] + '1 alarm', 'ok');
+    } catch (err) {
+      notify(err instanceof ApiError ? err.message : String(err), 'error');
+    } finally {
+      this.busy = false;
+      btn.removeAttribute('aria-busy');
+      this.refresh();
+    }
+  }
+
+  refreshSoon() {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => this.refresh(), 300);
+  }
+
+  async refresh() {
+    clearTimeout(this.refreshTimer);
+    const doc = await fetchPage();
+    if (doc) replaceByID(doc, 'point-alarms');
   }
 }

@@ -4,7 +4,7 @@
 // modules: live values, the alarm banner and sound, control dialogs, sortable and filterable tables, the alarm
 // list, the traffic view of a link, live trends. See docs/ui-contract.md for the markup each of them relies on.
 
-import { AlarmBanner, AlarmList, AlarmSound } from './alarms.js';
+import { AlarmBanner, AlarmList, AlarmSound, PointAlarms } from './alarms.js';
 import { ControlDialogs } from './control.js';
 import { TrafficView } from './links.js';
 import { LiveValues, MAX_SUBSCRIPTION } from './live.js';
@@ -19,6 +19,7 @@ function start() {
   initTables();
   initForms();
   initClock();
+  initMenus();
   if (page === 'login') {
     const user = document.querySelector('input[name="username"], input[autocomplete="username"]');
     if (user && !user.value) user.focus();
@@ -33,6 +34,7 @@ function start() {
   const traffic = trafficEl ? new TrafficView(trafficEl) : null;
   const alarmTable = page === 'alarms' ? document.getElementById('alarms') : null;
   const alarmList = alarmTable ? new AlarmList(alarmTable) : null;
+  const pointAlarms = page === 'point' && document.getElementById('point-alarms') ? new PointAlarms() : null;
 
   const socket = new LiveSocket({
     hello() {
@@ -67,16 +69,27 @@ function start() {
         banner.show(msg.summary, msg.unacked);
         sound.update(msg.summary, msg.new === true);
         if (alarmList) alarmList.refreshSoon();
+        if (pointAlarms) pointAlarms.refreshSoon();
         break;
       case 'traffic':
         if (traffic) traffic.receive(msg);
         break;
     }
   });
+  // The session has ended (logged out, elsewhere too; password changed; user removed; timed out): to the login
+  // page, which comes back here after the login. A navigation of the page itself (the logout form, a password
+  // change, which ends the session too) is not cut short: it goes on, and only if it does not leave the page does
+  // the login page follow.
+  socket.addEventListener('ended', () => {
+    const login = () => window.location.assign(loginURL());
+    if (leaving) setTimeout(login, LEAVING_GRACE_MS);
+    else login();
+  });
   socket.addEventListener('online', () => {
     if (traffic) traffic.reconnected();
     // Values and alarms may have changed while we were away: the snapshot brings the values, the list is fetched.
     if (alarmList) alarmList.refreshSoon();
+    if (pointAlarms) pointAlarms.refreshSoon();
   });
   document.addEventListener('hmi:table-changed', () => {
     const before = live.ids().join('\n');
@@ -99,6 +112,23 @@ function start() {
   }
 
   socket.start();
+}
+
+/** How long a page that is navigating already waits before it goes to the login page after its session ended. */
+const LEAVING_GRACE_MS = 5000;
+
+/** True once the page started to navigate away (a link, a form, a reload). */
+let leaving = false;
+window.addEventListener('beforeunload', () => {
+  leaving = true;
+});
+window.addEventListener('pageshow', () => {
+  leaving = false;
+});
+
+/** The login page's URL that comes back to this page, and says that the session ended. */
+export function loginURL(loc = window.location) {
+  return '/login?ended=1&next=' + encodeURIComponent(loc.pathname + loc.search);
 }
 
 const INTERACTIVE = 'a, button, input, select, textarea, label, summary, dialog, [data-no-open]';
@@ -148,6 +178,34 @@ function initForms() {
     const el = e.target instanceof Element ? e.target.closest('[data-autosubmit]') : null;
     if (el && el.form) el.form.requestSubmit();
   });
+}
+
+/**
+ * Menus (details[data-menu]: the displays of the navigation, the user's menu): one open at a time; a click
+ * elsewhere or Escape closes them.
+ */
+function initMenus() {
+  const open = () => [...document.querySelectorAll('details[data-menu][open]')];
+  document.addEventListener('click', (e) => {
+    for (const m of open()) if (!(e.target instanceof Node && m.contains(e.target))) m.open = false;
+  });
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape') return;
+    for (const m of open()) {
+      m.open = false;
+      m.querySelector('summary')?.focus();
+    }
+  });
+  // "toggle" does not bubble: listen in the capture phase.
+  document.addEventListener(
+    'toggle',
+    (e) => {
+      const m = e.target;
+      if (!(m instanceof HTMLDetailsElement) || !m.open || !m.hasAttribute('data-menu')) return;
+      for (const o of open()) if (o !== m) o.open = false;
+    },
+    true,
+  );
 }
 
 /** [data-clock] elements show the local time, HH:MM:SS. */

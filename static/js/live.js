@@ -1,9 +1,12 @@
 // live.js: live values (docs/ui-contract.md, "Live values").
 //
 // Every element with data-point="ID" shows point ID. The fields inside it (or on it) with data-field="value",
-// "quality" or "time" get the formatted value, the quality in words and the time; the element gets the q-* classes
-// of its quality and, for discrete points, state-N. Everything is written with textContent: a device or user text
-// such as "<script>" stays text.
+// "quality", "time", "source_time" or "recv_time" get the formatted value, the quality in words and the times; the
+// element gets the q-* classes of its quality and, for discrete points, state-N. Everything is written with
+// textContent: a device or user text such as "<script>" stays text.
+//
+// The value's text comes from the server ("text" of the POINT object), so that every page says the same;
+// formatNumber is the server's number rule (web/format.go), for a message without a text.
 
 /** Quality flags of the contract: JSON field, class, words. */
 const FLAGS = [
@@ -18,6 +21,7 @@ const FLAGS = [
 ];
 const BAD = ['iv', 'commfail', 'stale', 'initial'];
 const DISCRETE = new Set(['single', 'double']);
+const INTEGER_KINDS = new Set(['single', 'double', 'step', 'scaled', 'counter']);
 const STATE_CLASS = /^state-\d+$/;
 export const MAX_SUBSCRIPTION = 5000;
 
@@ -34,6 +38,45 @@ export function formatTime(t) {
   if (Number.isNaN(d.getTime())) return '';
   const p2 = (n) => String(n).padStart(2, '0');
   return p2(d.getHours()) + ':' + p2(d.getMinutes()) + ':' + p2(d.getSeconds()) + '.' + String(d.getMilliseconds()).padStart(3, '0');
+}
+
+/** Drops the trailing zeros of a decimal fraction, and its point when nothing is left after it. */
+function trimZeros(s) {
+  return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
+}
+
+/**
+ * A number as people read it, by the server's rule (web/format.go formatNumber; both are tested against
+ * web/testdata/numbers.json): kinds whose values are integers (single, double, step, scaled, counter) holding an
+ * integer show all its digits (below 1e15); otherwise from 0.001 to below 1e9 in magnitude plain decimals, three
+ * below 10, two below 100, one below 1000, none from 1000 on, rounded half away from zero (toFixed), trailing zeros
+ * trimmed; beyond that, three significant digits in scientific notation ("1.23e+9", "5e-4"); never "-0"; NaN,
+ * +Inf, -Inf.
+ */
+export function formatNumber(x, kind) {
+  if (typeof x !== 'number') return String(x);
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return x > 0 ? '+Inf' : '-Inf';
+  if (x === 0) return '0';
+  if (INTEGER_KINDS.has(kind) && Number.isInteger(x) && Math.abs(x) < 1e15) return String(x);
+  const a = Math.abs(x);
+  let s;
+  if (a >= 1e9 || a < 1e-3) {
+    const [m, e] = a.toExponential(2).split('e');
+    s = trimZeros(m) + 'e' + e;
+  } else {
+    s = trimZeros(a.toFixed(a >= 1000 ? 0 : a >= 100 ? 1 : a >= 10 ? 2 : 3));
+  }
+  return x < 0 && s !== '0' ? '-' + s : s;
+}
+
+/** A time as local YYYY-MM-DD HH:MM:SS.mmm; "" for a missing or unparsable time. */
+export function formatDateTime(t) {
+  if (!t) return '';
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) return '';
+  const p2 = (n) => String(n).padStart(2, '0');
+  return d.getFullYear() + '-' + p2(d.getMonth() + 1) + '-' + p2(d.getDate()) + ' ' + formatTime(t);
 }
 
 /**
@@ -99,15 +142,31 @@ function fields(el, name) {
   return out;
 }
 
-function valueText(p) {
+/** The value's text: the server's, or (without one) the number by the server's rule with el's data-unit. */
+function valueText(p, el) {
   if (typeof p.text === 'string') return p.text;
   if (p.value === null || p.value === undefined) return '—';
-  return String(p.value);
+  if (typeof p.value !== 'number') return String(p.value);
+  const unit = el.getAttribute('data-unit') || '';
+  return formatNumber(p.value, p.kind || el.getAttribute('data-kind') || '') + (unit ? ' ' + unit : '');
+}
+
+/** Fills the data-field=name elements of el with the date and time t, or their data-none text without one. */
+function showDateTime(el, name, t) {
+  for (const f of fields(el, name)) {
+    const text = formatDateTime(t);
+    f.textContent = text || f.getAttribute('data-none') || '';
+    f.classList.toggle('muted', text === '');
+    if (f.localName === 'time') {
+      if (text) f.setAttribute('datetime', t);
+      else f.removeAttribute('datetime');
+    }
+  }
 }
 
 function show(el, p) {
   const q = p.quality || {};
-  const text = valueText(p);
+  const text = valueText(p, el);
   for (const f of fields(el, 'value')) {
     if (f.textContent !== text) f.textContent = text;
   }
@@ -124,6 +183,8 @@ function show(el, p) {
       if (f.localName === 'time') f.setAttribute('datetime', t);
     }
   }
+  showDateTime(el, 'source_time', p.source_time);
+  showDateTime(el, 'recv_time', p.recv_time);
 
   const cl = el.classList;
   for (const [flag, cls] of FLAGS) cl.toggle(cls, Boolean(q[flag]));

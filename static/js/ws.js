@@ -10,6 +10,10 @@
 // server rendered disabled stay disabled). send() drops what it cannot send: nothing is queued, so no user action
 // is ever replayed after a reconnection. A ping every 20 s, and no message for 45 s, detect a dead connection that
 // TCP has not noticed yet.
+//
+// A close with 1008 "session ended" means the session is over (logout, password changed, user removed, idle or
+// absolute limit): a new socket would be refused, so the socket does not reconnect; the page stays offline, says
+// why, and LiveSocket fires "ended" (app.js then goes to the login page).
 
 export const BACKOFF_MIN_MS = 500;
 export const BACKOFF_MAX_MS = 10000;
@@ -17,6 +21,9 @@ const PING_EVERY_MS = 20000;
 const DEAD_AFTER_MS = 45000;
 const FIRST_CONNECT_GRACE_MS = 2000;
 const OFFLINE_MARK = 'data-offline-disabled';
+/** The close code and reason of a socket whose session has ended (server.SessionEndedReason). */
+export const SESSION_ENDED_CODE = 1008;
+export const SESSION_ENDED_REASON = 'session ended';
 
 /** The URL of /ws on the page's own origin. */
 export function socketURL(loc = window.location) {
@@ -58,7 +65,8 @@ export function disableControls(root) {
 
 /**
  * LiveSocket events (all CustomEvent): "message" (detail: the decoded server message), "online" (after the open
- * and the hello messages), "offline" (the socket closed or failed; detail: {code, reason}).
+ * and the hello messages), "offline" (the socket closed or failed; detail: {code, reason}), "ended" (the server
+ * closed the socket because the session has ended; no reconnection follows).
  */
 export class LiveSocket extends EventTarget {
   /**
@@ -158,6 +166,10 @@ export class LiveSocket extends EventTarget {
     });
     ws.addEventListener('close', (ev) => {
       if (ws !== this.ws) return;
+      if (ev.code === SESSION_ENDED_CODE && ev.reason === SESSION_ENDED_REASON) {
+        this.ended();
+        return;
+      }
       this.down(ev.code, ev.reason);
     });
     // An "error" is always followed by "close"; nothing to do here but not to let it go unhandled.
@@ -221,6 +233,23 @@ export class LiveSocket extends EventTarget {
       this.backoff = BACKOFF_MIN_MS;
       this.connect();
     }
+  }
+
+  /** The session has ended: offline for good, with the reason on the banner, and no reconnection. */
+  ended() {
+    const wasStopped = this.stopped;
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.graceTimer);
+    clearInterval(this.pingTimer);
+    this.ws = null;
+    this.awaitingSnapshot = false;
+    if (wasStopped) return; // leaving the page
+    showOffline(true);
+    const banner = document.getElementById('conn-banner');
+    if (banner) banner.textContent = 'Your session has ended: log in again';
+    this.dispatchEvent(new CustomEvent('offline', { detail: { code: SESSION_ENDED_CODE, reason: SESSION_ENDED_REASON } }));
+    this.dispatchEvent(new CustomEvent('ended'));
   }
 
   down(code, reason, delay = this.backoff) {
