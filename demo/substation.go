@@ -455,7 +455,8 @@ func (m *Substation) load(id string, p, q, dt float64, tick bool, set func(strin
 	}
 }
 
-// count adds kWh to an energy counter, reporting whole kWh.
+// count adds kWh to an energy counter, reporting in steps of 10 kWh (a
+// counter that reported every second would crowd the link's traffic).
 func (m *Substation) count(id string, kwh float64) {
 	p, ok := m.bind[id]
 	if !ok || kwh <= 0 {
@@ -463,7 +464,7 @@ func (m *Substation) count(id string, kwh float64) {
 	}
 	m.energyAcc[p.IOA] += kwh
 	whole := math.Floor(m.energyAcc[p.IOA])
-	if whole < 1 {
+	if whole < 10 {
 		return
 	}
 	m.energyAcc[p.IOA] -= whole

@@ -22,7 +22,13 @@ func (a *App) linkRow(l LinkInfo, pointsOf map[string]int) templates.LinkRow {
 		row.LastInterrogation = "never"
 	}
 	if l.Stats.InterrogationTime > 0 {
-		row.InterrogationTime = fmt.Sprintf("(took %v)", l.Stats.InterrogationTime.Round(time.Millisecond))
+		d := l.Stats.InterrogationTime
+		if d < 10*time.Millisecond {
+			d = d.Round(10 * time.Microsecond) // a fast station: "took 0s" would say nothing
+		} else {
+			d = d.Round(time.Millisecond)
+		}
+		row.InterrogationTime = fmt.Sprintf("(took %v)", d)
 	}
 	if l.Stats.TestRTT > 0 {
 		row.TestRTT = l.Stats.TestRTT.Round(10 * time.Microsecond).String()

@@ -16,7 +16,7 @@ import (
 
 // TestDemoBrowser runs the embedded demo and walks its pages in Chromium as
 // a newcomer would, at 1280x800: the overview, both single-line diagrams,
-// a breaker's control dialog, the points, a trend, the alarms after a
+// a breaker's control dialog, the points, a point's page, the alarms after a
 // protection trip, a TLS link's live traffic, the audit. Every page must
 // load without a console error or CSP violation. The screenshots are the
 // README's: with HMI_SCREENSHOTS=DIR they are written to DIR (make
@@ -107,7 +107,7 @@ func TestDemoBrowser(t *testing.T) {
 	shot("points")
 
 	b.open("/points/north.f1.current", "point")
-	shot("point-trend")
+	shot("point")
 
 	// A protection trip (the operator's test trip) raises a priority 1 alarm.
 	r := b.fetchJSON("POST", "/api/v1/points/north.f2.trip/select", map[string]any{"value": 1})
