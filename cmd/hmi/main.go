@@ -30,6 +30,7 @@ const (
 func commands() map[string]command {
 	return map[string]command{
 		"audit":   {"verify the command audit trail", runAudit},
+		"backup":  {"copy the database while the HMI runs", runBackup},
 		"check":   {"validate a configuration file", runCheck},
 		"decode":  {"decode IEC 104 traffic in pcap/pcapng captures", runDecode},
 		"demo":    {"run the embedded demo plant (what 'hmi' alone does)", runDemo},
