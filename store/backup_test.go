@@ -242,3 +242,21 @@ func TestBackupRefused(t *testing.T) {
 		t.Errorf("the incomplete copy is left behind: %v", err)
 	}
 }
+
+func TestNewDatabaseOwnerOnly(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, name := range []string{FileName, FileName + "-wal"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v, want no access for group and others", name, fi.Mode().Perm())
+		}
+	}
+}

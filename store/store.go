@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -162,6 +163,12 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		}
 	} else if err := os.MkdirAll(abs, 0o750); err != nil {
 		return nil, fmt.Errorf("store: data directory: %w", err)
+	} else if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		// A new database is readable by its owner only (it holds password hashes); SQLite gives its -wal and
+		// -shm files the same permissions.
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("store: create %s: %w", path, err)
 	}
 
 	db, err := sql.Open("sqlite", dsn(path, opts))
