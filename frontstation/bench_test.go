@@ -176,3 +176,64 @@ func BenchmarkPaced100Links(b *testing.B) {
 	b.ReportMetric(last, "backlog-last")
 	b.ReportMetric(worst, "backlog-max")
 }
+
+// BenchmarkMemoryLive measures the heap that 1 000 000 configured points take once live: the point cache, the
+// configuration's strings (IDs like "rtu7.f123.current", names, areas, units), the maps of 10 links of 100 000
+// points each, and a value of every point applied. B/point is all of it divided by the points: what the HMI holds
+// per point, not counting its web server or database. Run with -benchtime=1x.
+func BenchmarkMemoryLive(b *testing.B) {
+	const n, links = 1_000_000, 10
+	var perPoint float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		per := n / links
+		defs := make([]points.Def, n)
+		cfgs := make([]LinkConfig, links)
+		for i := range defs {
+			l := i / per
+			link := fmt.Sprintf("rtu%d", l)
+			f := fmt.Sprintf("f%d", (i%per)/10)
+			defs[i] = points.Def{ID: fmt.Sprintf("%s.%s.m%d", link, f, i%10), Name: fmt.Sprintf("Feeder %d measurement %d", (i%per)/10, i%10),
+				Area: link + "/" + f, Kind: points.Float, Unit: "kV", Link: link, CA: 1, IOA: uint32(i%per + 1), MaxAge: time.Minute}
+			if cfgs[l].Name == "" {
+				cfgs[l] = LinkConfig{Name: link, Addresses: []string{"127.0.0.1:2404"}, CA: 1, APCI: iec104.DefaultConfig()}
+			}
+		}
+		cache, err := points.New(defs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var ls []*Link
+		for l := range cfgs {
+			for i := l * per; i < (l+1)*per; i++ {
+				h, _ := cache.Lookup(defs[i].ID)
+				cfgs[l].Points = append(cfgs[l].Points, PointMap{Point: h, ID: defs[i].ID, CA: 1, IOA: defs[i].IOA, Kind: points.Float})
+			}
+			lk, err := NewLink(cfgs[l], cache)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ls = append(ls, lk)
+			cfgs[l].Points = nil
+		}
+		defs = nil
+		now := time.Now()
+		ups := make([]points.Update, 0, 1000)
+		for i := range n {
+			ups = append(ups, points.Update{Point: points.Handle(i), Value: float64(i), RecvTime: now, SourceTime: now})
+			if len(ups) == cap(ups) {
+				cache.Apply(ups)
+				ups = ups[:0]
+			}
+		}
+		ups = nil
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(cache)
+		runtime.KeepAlive(ls)
+		perPoint = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+	}
+	b.ReportMetric(perPoint, "B/point")
+}

@@ -124,6 +124,16 @@ type LinkConfig struct {
 	Events EventSink
 }
 
+// mapped is where an address's values go: the point, and the index of its
+// scaling in Link.scales, or -1 for none (raw = engineering).
+type mapped struct {
+	point points.Handle
+	scale int32
+}
+
+// scaling is an analog point's engineering = raw*factor + offset.
+type scaling struct{ factor, offset float64 }
+
 type addrKey struct {
 	ca   uint16
 	ioa  uint32
@@ -149,7 +159,8 @@ type Link struct {
 	cfg   LinkConfig
 	cache *points.Cache
 	log   *slog.Logger
-	index map[addrKey]PointMap
+	index  map[addrKey]mapped // the points by address: about 30 bytes each
+	scales []scaling          // of the points with a scale or an offset, by mapped.scale
 	ring  *trafficRing
 	cmd   atomic.Pointer[Commander]
 	gi    chan struct{} // ask the active connection's duties for an interrogation
@@ -216,7 +227,7 @@ func NewLink(cfg LinkConfig, cache *points.Cache) (*Link, error) {
 		cfg:          cfg,
 		cache:        cache,
 		log:          cfg.Logger.With("link", cfg.Name),
-		index:        make(map[addrKey]PointMap, len(cfg.Points)),
+		index:        make(map[addrKey]mapped, len(cfg.Points)),
 		ring:         newTrafficRing(cfg.TrafficBuffer),
 		gi:           make(chan struct{}, 1),
 		state:        Disconnected,
@@ -235,13 +246,21 @@ func NewLink(cfg LinkConfig, cache *points.Cache) (*Link, error) {
 	for _, p := range cfg.Points {
 		k := addrKey{p.CA, p.IOA, p.Kind}
 		if prev, dup := l.index[k]; dup {
-			return nil, fmt.Errorf("frontstation: link %s: points %s and %s both at CA %d IOA %d (%v)", cfg.Name, prev.ID, p.ID, p.CA, p.IOA, p.Kind)
+			return nil, fmt.Errorf("frontstation: link %s: points %s and %s both at CA %d IOA %d (%v)", cfg.Name, cache.Def(prev.point).ID, p.ID, p.CA, p.IOA, p.Kind)
 		}
+		m := mapped{point: p.Point, scale: -1}
 		if p.Scale == 0 {
 			p.Scale = 1
 		}
-		l.index[k] = p
+		if p.Scale != 1 || p.Offset != 0 {
+			m.scale = int32(len(l.scales))
+			l.scales = append(l.scales, scaling{p.Scale, p.Offset})
+		}
+		l.index[k] = m
 	}
+	// The map is all the link needs of the points: a million points'
+	// configuration is not kept twice.
+	l.cfg.Points = nil
 	return l, nil
 }
 

@@ -138,26 +138,29 @@ func (l *Link) monitor(a iec104.ASDU, now time.Time) {
 			continue
 		}
 		v := o.Value(a.Type)
-		if analog(kind) {
-			v = v*pm.Scale + pm.Offset
+		if pm.scale >= 0 && analog(kind) {
+			sc := l.scales[pm.scale]
+			v = v*sc.factor + sc.offset
 		}
-		u := points.Update{Point: pm.Point, Value: v, Quality: points.Quality(o.Quality) & points.IECMask, RecvTime: now}
+		u := points.Update{Point: pm.point, Value: v, Quality: points.Quality(o.Quality) & points.IECMask, RecvTime: now}
 		if timed && !o.Time.Invalid && o.Time.Validate() == nil {
 			u.SourceTime = o.Time.Time(l.cfg.DeviceZone)
 			// A device repeats unacknowledged events after a reconnect or a
 			// switch-over: a time tag not newer than the point's has been seen.
-			if cur := l.cache.Get(pm.Point); !cur.SourceTime.IsZero() && !u.SourceTime.After(cur.SourceTime) {
+			if cur := l.cache.Get(pm.point); !cur.SourceTime.IsZero() && !u.SourceTime.After(cur.SourceTime) {
 				l.replays.Add(1)
 				continue
 			}
 		}
 		switch a.Cause {
 		case iec104.CauseReturnRemote:
-			if cmd == nil || !cmd.caused(pm.Point, now) {
-				l.security("remote_change", pm.ID, "%s changed to %v by a remote command (cause 11) that this HMI did not send", pm.ID, v)
+			if cmd == nil || !cmd.caused(pm.point, now) {
+				id := l.cache.Def(pm.point).ID
+				l.security("remote_change", id, "%s changed to %v by a remote command (cause 11) that this HMI did not send", id, v)
 			}
 		case iec104.CauseReturnLocal:
-			l.security("local_operation", pm.ID, "%s changed to %v by a local operation at the station (cause 12)", pm.ID, v)
+			id := l.cache.Def(pm.point).ID
+			l.security("local_operation", id, "%s changed to %v by a local operation at the station (cause 12)", id, v)
 		}
 		ups = append(ups, u)
 	}
