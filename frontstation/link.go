@@ -156,14 +156,14 @@ type Stats struct {
 
 // Link keeps one outstation's connections and feeds the cache.
 type Link struct {
-	cfg   LinkConfig
-	cache *points.Cache
-	log   *slog.Logger
+	cfg    LinkConfig
+	cache  *points.Cache
+	log    *slog.Logger
 	index  map[addrKey]mapped // the points by address: about 30 bytes each
 	scales []scaling          // of the points with a scale or an offset, by mapped.scale
-	ring  *trafficRing
-	cmd   atomic.Pointer[Commander]
-	gi    chan struct{} // ask the active connection's duties for an interrogation
+	ring   *trafficRing
+	cmd    atomic.Pointer[Commander]
+	gi     chan struct{} // ask the active connection's duties for an interrogation
 
 	mu           sync.Mutex
 	state        State                       // guarded by mu
