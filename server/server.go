@@ -47,7 +47,7 @@ type Config struct {
 
 // WSConfig tunes the WebSocket hub.
 type WSConfig struct {
-	FlushInterval time.Duration // least time between two point or alarm messages to a client; default 100 ms
+	FlushInterval time.Duration // least time between two point or alarm messages to a client; default 50 ms
 	WriteTimeout  time.Duration // a write that takes longer drops the client; default 5 s
 	SessionCheck  time.Duration // how often a socket's session is checked; default 30 s
 	TrafficEvery  time.Duration // how often a link's new traffic is sent; default 250 ms
@@ -72,7 +72,7 @@ func (c Config) withDefaults() Config {
 	def(&c.WriteTimeout, 60*time.Second)
 	def(&c.IdleTimeout, 2*time.Minute)
 	def(&c.ShutdownTimeout, 10*time.Second)
-	def(&c.WS.FlushInterval, 100*time.Millisecond)
+	def(&c.WS.FlushInterval, 50*time.Millisecond)
 	def(&c.WS.WriteTimeout, 5*time.Second)
 	def(&c.WS.SessionCheck, 30*time.Second)
 	def(&c.WS.TrafficEvery, 250*time.Millisecond)

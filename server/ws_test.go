@@ -455,8 +455,8 @@ func TestWSFanOut(t *testing.T) {
 	if got.Load() != clients {
 		t.Fatalf("%d of %d clients got the last value", got.Load(), clients)
 	}
-	// Coalesced: far fewer messages than changes, at most one per client per 100 ms (+1 each for the start).
-	if max := int64(clients) * (int64(elapsed/(100*time.Millisecond)) + 2); msgs.Load() > max {
+	// Coalesced: far fewer messages than changes, at most one per client per flush interval (+1 each for the start).
+	if max := int64(clients) * (int64(elapsed/e.srv.cfg.WS.FlushInterval) + 2); msgs.Load() > max {
 		t.Errorf("%d points messages in %v for %d clients, want at most %d", msgs.Load(), elapsed, clients, max)
 	}
 	t.Logf("%d clients, 500 changes in %v: %d points messages", clients, elapsed, msgs.Load())
