@@ -147,10 +147,29 @@ func BenchmarkInterrogation100k(b *testing.B) {
 // but not yet applied, at the start and the end of the run: flat when the
 // HMI keeps up. The simulators never let more than a second of changes
 // accumulate, so a backlog near rate x 1 s means the HMI fell behind.
-func BenchmarkPaced100Links(b *testing.B) {
-	const links, perLink = 100, 5000.0
-	_, ls := benchStation(b, links, 1000, perLink)
-	rate := links * perLink
+func BenchmarkPaced100Links(b *testing.B) { paced(b, 100, 1000, 5000) }
+
+// BenchmarkScaleLinks is how the cost grows with the number of links: 10, 100 and 300 links of 1 000 points, each
+// making 1 000 changes per second (-benchtime=10x: ten seconds each).
+func BenchmarkScaleLinks(b *testing.B) {
+	for _, n := range []int{10, 100, 300} {
+		b.Run(fmt.Sprintf("links=%d", n), func(b *testing.B) { paced(b, n, 1000, 1000) })
+	}
+}
+
+// BenchmarkScaleRate is how the cost grows with the change rate: 100 links of 1 000 points making 10 000, 100 000
+// and 500 000 changes per second in all.
+func BenchmarkScaleRate(b *testing.B) {
+	for _, rate := range []int{10_000, 100_000, 500_000} {
+		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) { paced(b, 100, 1000, float64(rate)/100) })
+	}
+}
+
+// paced runs links simulators of size points, each making perLink changes per second, into as many links and one
+// cache; each iteration is one second of that load.
+func paced(b *testing.B, links, size int, perLink float64) {
+	_, ls := benchStation(b, links, size, perLink)
+	rate := float64(links) * perLink
 	// Let the generators settle after the interrogations.
 	time.Sleep(500 * time.Millisecond)
 	start, cpu0, t0 := rxObjects(ls), cpuTime(b), time.Now()
@@ -172,6 +191,7 @@ func BenchmarkPaced100Links(b *testing.B) {
 	b.ReportMetric(float64(got)/d.Seconds(), "objects/s")
 	b.ReportMetric(100*cpu.Seconds()/d.Seconds(), "cpu%")
 	b.ReportMetric(100*cpu.Seconds()/d.Seconds()/float64(runtime.NumCPU()), "cpu%-of-all-cores")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(max(got, 1)), "cpu-ns/object")
 	b.ReportMetric(first, "backlog-first")
 	b.ReportMetric(last, "backlog-last")
 	b.ReportMetric(worst, "backlog-max")
@@ -181,8 +201,38 @@ func BenchmarkPaced100Links(b *testing.B) {
 // configuration's strings (IDs like "rtu7.f123.current", names, areas, units), the maps of 10 links of 100 000
 // points each, and a value of every point applied. B/point is all of it divided by the points: what the HMI holds
 // per point, not counting its web server or database. Run with -benchtime=1x.
-func BenchmarkMemoryLive(b *testing.B) {
-	const n, links = 1_000_000, 10
+func BenchmarkMemoryLive(b *testing.B) { memoryLive(b, 1_000_000, 10) }
+
+// BenchmarkScalePoints is how memory grows with the points: 10 000, 100 000 and 1 000 000 live points, in links
+// of at most 100 000.
+func BenchmarkScalePoints(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("points=%d", n), func(b *testing.B) { memoryLive(b, n, max(n/100_000, 1)) })
+	}
+}
+
+// BenchmarkScaleInterrogation is how the interrogation time grows with the points of one station: 10 000,
+// 100 000 and 300 000.
+func BenchmarkScaleInterrogation(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 300_000} {
+		b.Run(fmt.Sprintf("points=%d", n), func(b *testing.B) {
+			_, links := benchStation(b, 1, n, 0)
+			l := links[0]
+			var total time.Duration
+			for b.Loop() {
+				before := l.Stats().LastInterrogation
+				l.Interrogate()
+				for l.Stats().LastInterrogation.Equal(before) {
+					time.Sleep(time.Millisecond)
+				}
+				total += l.Stats().InterrogationTime
+			}
+			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/interrogation")
+		})
+	}
+}
+
+func memoryLive(b *testing.B, n, links int) {
 	var perPoint float64
 	for b.Loop() {
 		var before, after runtime.MemStats
@@ -233,7 +283,7 @@ func BenchmarkMemoryLive(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		runtime.KeepAlive(cache)
 		runtime.KeepAlive(ls)
-		perPoint = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+		perPoint = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
 	}
 	b.ReportMetric(perPoint, "B/point")
 }
