@@ -61,6 +61,32 @@ const (
 const insertEventSQL = `INSERT INTO events (t, recv, kind, point, area, link, user_name, message, value, state, quality)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
+// maxEventRows is the most events one INSERT of the writer's holds, 1<<maxEventRowsLog. Each statement costs a round
+// through database/sql and the driver; 64 rows of 11 values are well under SQLite's limit of 32766 parameters.
+const (
+	maxEventRowsLog = 6
+	maxEventRows    = 1 << maxEventRowsLog
+)
+
+// insertEventsSQL returns the INSERT of n events in one statement.
+//
+// OR FAIL: when a row fails, the rows before it stay and the statement stops. SQLite can then skip the statement
+// journal that it keeps for a statement of several rows that may be undone (ABORT, the default), a copy of every page
+// the statement changes. The writer does not keep a partly written statement: it undoes the transaction and writes
+// it again a statement per event (see rowsError).
+func insertEventsSQL(n int) string {
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	var b strings.Builder
+	b.WriteString("INSERT OR FAIL INTO events (t, recv, kind, point, area, link, user_name, message, value, state, quality) VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
 // eventItem is a queued event.
 type eventItem Event
 
@@ -71,11 +97,17 @@ func (e *eventItem) write(w *writer) error {
 
 // eventArgs returns the values of insertEventSQL.
 func eventArgs(e *Event) []any {
+	return appendEventArgs(make([]any, 0, 11), e)
+}
+
+// appendEventArgs appends the values of one row of insertEventSQL.
+func appendEventArgs(args []any, e *Event) []any {
 	var v any
 	if e.Value != nil {
 		v = *e.Value
 	}
-	return []any{e.Time.UnixNano(), e.Recv.UnixNano(), e.Kind, e.Point, e.Area, e.Link, e.User, e.Message, v, e.State, e.Quality}
+	return append(args, e.Time.UnixNano(), e.Recv.UnixNano(), e.Kind, e.Point, e.Area, e.Link, e.User, e.Message, v,
+		e.State, e.Quality)
 }
 
 // prepare fills the defaults of an event to be written.

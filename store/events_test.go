@@ -5,11 +5,15 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"hmi/alarms"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -283,5 +287,140 @@ func TestExportCSV(t *testing.T) {
 	}
 	if err := s.ExportCSV(ctx, EventQuery{Cursor: "bad"}, io.Discard); !errors.Is(err, ErrBadCursor) {
 		t.Errorf("bad cursor: %v", err)
+	}
+}
+
+// eventMessages returns the messages of every event, in the order written (by ID).
+func eventMessages(t *testing.T, s *Store) []string {
+	t.Helper()
+	rows, err := s.db.Query("SELECT message FROM events ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ms []string
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+func TestQueuedOrderMixed(t *testing.T) {
+	// The writer writes the queued events that follow each other several per statement, and everything else one by
+	// one: all in the order queued, in one transaction here.
+	ctx := context.Background()
+	s := openStore(t, t.TempDir(), Options{MaxDelay: time.Hour, MaxBatch: 1 << 20})
+	var want []string
+	for i := range 1000 {
+		m := strconv.Itoa(i)
+		if err := s.QueueEvent(Event{Kind: KindPoint, Point: "p", Message: m}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, m)
+		switch {
+		case i%97 == 0:
+			if err := s.QueueSample("p", t0.Add(time.Duration(i)*time.Second), float64(i)); err != nil {
+				t.Fatal(err)
+			}
+		case i%131 == 0:
+			a := alarms.Alarm{ID: "a" + m, Source: alarms.SourceDiscrete, Point: "p", Priority: 1,
+				State: alarms.ActiveUnacked, Underlying: alarms.ActiveUnacked, Message: "trip " + m}
+			if err := s.QueueTransition(alarms.Transition{Alarm: a, From: alarms.Normal, At: t0, Action: "raise"}); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, "raise: trip "+m)
+		}
+	}
+	if err := s.AddEvent(ctx, Event{Kind: KindOperator, Message: "sync"}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, "sync")
+	if got := eventMessages(t, s); !slices.Equal(got, want) {
+		t.Errorf("events in the order %q, want %q", got, want)
+	}
+	if st := s.Stats(); st.Written != 1000+11+7 || st.Failed != 0 || st.Batches != 1 {
+		t.Errorf("Stats %+v, want 1018 written in 1 batch", st)
+	}
+	if n := count(t, s.db, "SELECT count(*) FROM history_samples"); n != 11 {
+		t.Errorf("%d samples, want 11", n)
+	}
+}
+
+// lockedLog is the output of a logger that the writer goroutine writes while the test reads it.
+type lockedLog struct {
+	mu sync.Mutex // guards b
+	b  strings.Builder
+}
+
+func (b *lockedLog) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedLog) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestQueuedEventFails(t *testing.T) {
+	// An event that the database refuses (here a trigger does, as a constraint would) fails alone: the events queued
+	// around it, which the writer had put in the same statement, are written, in order, and the writer goes on
+	// writing several events per statement afterwards.
+	ctx := context.Background()
+	var logs lockedLog
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := openStore(t, t.TempDir(), Options{MaxDelay: time.Hour, MaxBatch: 1 << 20, Logger: log})
+	if _, err := s.db.ExecContext(ctx, `CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.message = 'bad'
+		BEGIN SELECT RAISE(FAIL, 'refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	const retry = "a statement per event" // the writer's log when it writes a batch again
+	var want []string
+	for i := range 300 {
+		m := strconv.Itoa(i)
+		if i == 150 {
+			m = "bad"
+		} else {
+			want = append(want, m)
+		}
+		if err := s.QueueEvent(Event{Kind: KindPoint, Message: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := eventMessages(t, s); !slices.Equal(got, want) {
+		t.Errorf("events %q, want %q", got, want)
+	}
+	if st := s.Stats(); st.Written != 299 || st.Failed != 1 {
+		t.Errorf("Stats %+v, want 299 written, 1 failed", st)
+	}
+	if n := strings.Count(logs.String(), retry); n != 1 {
+		t.Errorf("log %q: %d retries a statement per event, want 1", logs.String(), n)
+	}
+
+	for i := range 300 {
+		if err := s.QueueEvent(Event{Kind: KindPoint, Message: "after " + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s.db, "SELECT count(*) FROM events"); n != 599 {
+		t.Errorf("%d events, want 599", n)
+	}
+	if n := strings.Count(logs.String(), retry); n != 1 {
+		t.Errorf("log %q: %d retries a statement per event after a batch without a refused event, want 1", logs.String(), n)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
+	"strconv"
 	"time"
 
 	"modernc.org/sqlite"
@@ -36,6 +38,7 @@ type entry struct {
 const (
 	commitAttempts = 5                      // tries of a transaction that fails as a whole (busy, I/O)
 	retryPause     = 100 * time.Millisecond // before the second try; doubles each time
+	writerCacheKiB = 32 << 10               // the writer connection's page cache, KiB (SQLite's default: 2000)
 )
 
 // writer is the one goroutine that writes. Everything in it is owned by that goroutine: the connection, the
@@ -51,10 +54,16 @@ type writer struct {
 	insTransition *sql.Stmt
 	savepointSt   *sql.Stmt // SAVEPOINT item
 	releaseSt     *sql.Stmt // RELEASE item
+	// insEvents[k] inserts 1<<k events (insertEventsSQL), prepared on first use; insEvents[0] is unused (insEvent).
+	insEvents [maxEventRowsLog + 1]*sql.Stmt
 
 	pointIDs map[string]int64 // history_points IDs by point ID
 	batch    []entry
-	reqs     int // requests in batch
+	reqs     int   // requests in batch
+	args     []any // the arguments of an insEvents statement, reused
+	// oneByOne makes try write a statement per event, as the other items, rather than several events per statement:
+	// for the attempts after a multi-row INSERT failed, until the batch is done.
+	oneByOne bool
 }
 
 // newWriter takes a connection for the writer and prepares its statements.
@@ -64,6 +73,14 @@ func newWriter(ctx context.Context, s *Store) (*writer, error) {
 		return nil, fmt.Errorf("store: writer connection: %w", err)
 	}
 	w := &writer{s: s, conn: conn, ctx: context.Background(), pointIDs: make(map[string]int64)}
+	// The page cache must hold every page a transaction changes, the table's and the leaves of its indexes (one or
+	// more per distinct point and area in the batch): with SQLite's default of 2 MiB a large batch spills pages into
+	// the WAL before its commit, and then reads and writes them again. Only the writer's connection gets it; it goes
+	// back to the pool when the store closes.
+	if _, err := conn.ExecContext(ctx, "PRAGMA cache_size = -"+strconv.Itoa(writerCacheKiB)); err != nil {
+		w.close()
+		return nil, fmt.Errorf("store: writer connection: %w", err)
+	}
 	for _, p := range []struct {
 		st  **sql.Stmt
 		sql string
@@ -85,7 +102,8 @@ func newWriter(ctx context.Context, s *Store) (*writer, error) {
 
 // close releases the statements and the connection.
 func (w *writer) close() {
-	for _, st := range []*sql.Stmt{w.insEvent, w.insSample, w.upsertAlarm, w.insTransition, w.savepointSt, w.releaseSt} {
+	sts := []*sql.Stmt{w.insEvent, w.insSample, w.upsertAlarm, w.insTransition, w.savepointSt, w.releaseSt}
+	for _, st := range append(sts, w.insEvents[1:]...) {
 		if st != nil {
 			if err := st.Close(); err != nil {
 				w.s.log.Warn("store: close statement", "err", err)
@@ -192,7 +210,14 @@ func (w *writer) commit() {
 	var err error
 	pause := retryPause
 	for attempt := 1; attempt <= commitAttempts; attempt++ {
-		if err = w.try(); err == nil {
+		err = w.try()
+		if re := (rowsError{}); errors.As(err, &re) {
+			// Undone; done again at once, so that the failure is the failing event's alone.
+			w.s.log.Debug("store: multi-row insert failed, writing the batch a statement per event", "err", re.err)
+			w.oneByOne = true
+			err = w.try()
+		}
+		if err == nil {
 			break
 		}
 		w.s.log.Error("store: write transaction failed", "attempt", attempt, "items", len(w.batch), "err", err)
@@ -209,8 +234,7 @@ func (w *writer) commit() {
 			e.err = err
 		}
 		if e.req != nil {
-			e.req.done <- e.err
-			continue
+			continue // replied below, once the counters include this batch
 		}
 		if e.err != nil {
 			failed++
@@ -230,7 +254,13 @@ func (w *writer) commit() {
 		w.s.batches.Add(1)
 		w.s.lastBatch.Store(int64(len(w.batch)))
 	}
+	for i := range w.batch {
+		if e := &w.batch[i]; e.req != nil {
+			e.req.done <- e.err
+		}
+	}
 	clear(w.batch) // let the items go
+	w.oneByOne = false
 }
 
 // try runs the batch in one transaction. It returns an error when the transaction failed as a whole (and was
@@ -239,8 +269,17 @@ func (w *writer) try() error {
 	if _, err := w.conn.ExecContext(w.ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	for i := range w.batch {
+	for i := 0; i < len(w.batch); {
+		if n := w.eventRun(i); n > 1 && !w.oneByOne {
+			if err := w.writeEvents(w.batch[i : i+n]); err != nil {
+				w.rollback()
+				return err
+			}
+			i += n
+			continue
+		}
 		e := &w.batch[i]
+		i++
 		if e.req != nil {
 			if err := e.req.ctx.Err(); err != nil {
 				e.err = fmt.Errorf("store: %w", err)
@@ -262,6 +301,75 @@ func (w *writer) try() error {
 	}
 	return nil
 }
+
+// eventRun returns the number of queued events in a row in the batch from index i.
+func (w *writer) eventRun(i int) int {
+	n := 0
+	for _, e := range w.batch[i:] {
+		if _, ok := e.it.(*eventItem); !ok {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// writeEvents inserts the events of run, queued items all, maxEventRows or fewer per statement. When a statement
+// fails for one of its rows, the transaction must be undone: it returns a rowsError.
+func (w *writer) writeEvents(run []entry) error {
+	for len(run) > 0 {
+		k := bits.Len(uint(min(len(run), maxEventRows))) - 1 // the largest power of two that fits
+		n := 1 << k
+		st, err := w.eventsStmt(k)
+		if err != nil {
+			return err
+		}
+		args := w.args[:0]
+		for i := range run[:n] {
+			args = appendEventArgs(args, (*Event)(run[i].it.(*eventItem)))
+		}
+		_, err = st.ExecContext(w.ctx, args...)
+		clear(args) // let the strings go
+		w.args = args
+		if err != nil {
+			if statementError(err) {
+				return rowsError{err}
+			}
+			return err
+		}
+		for i := range run[:n] {
+			run[i].err = nil
+		}
+		run = run[n:]
+	}
+	return nil
+}
+
+// eventsStmt returns the statement that inserts 1<<k events, preparing it the first time.
+func (w *writer) eventsStmt(k int) (*sql.Stmt, error) {
+	if k == 0 {
+		return w.insEvent, nil
+	}
+	if w.insEvents[k] == nil {
+		st, err := w.conn.PrepareContext(w.ctx, insertEventsSQL(1<<k))
+		if err != nil {
+			if statementError(err) {
+				return nil, rowsError{err}
+			}
+			return nil, fmt.Errorf("store: prepare: %w", err)
+		}
+		w.insEvents[k] = st
+	}
+	return w.insEvents[k], nil
+}
+
+// rowsError is the failure of a multi-row INSERT that concerns one of its rows, not the transaction: which row, and
+// how many before it were written, the error does not say. The writer undoes the transaction and writes the batch
+// again with a statement per event, so that only the failing event fails.
+type rowsError struct{ err error }
+
+func (e rowsError) Error() string { return e.err.Error() }
+func (e rowsError) Unwrap() error { return e.err }
 
 // rollback ends a failed transaction. SQLite may have rolled it back itself already (on I/O errors, for instance);
 // then ROLLBACK fails with "no transaction is active", which is what we want anyway.
