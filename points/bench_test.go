@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,18 +108,44 @@ func BenchmarkApply(b *testing.B) {
 	}
 }
 
-// BenchmarkMemory measures the heap that a cache of n points takes: "B/point" is what New adds once the caller's
-// Defs exist, the index and the cache's copy of the Defs included; "B/point+strings" is the same with the Defs'
-// strings counted, as the cache retains them once the caller drops its slice. Run with -benchtime=1x.
+// liveDefs returns n float points as a configuration file gives them, in blocks of n/links per link: IDs like
+// "rtu7.f123.m4", names like "Feeder 123 measurement 4", areas like "rtu7/f123" (10 points each), unit "kV", link
+// "rtu7", every string allocated per point as a YAML decoder does (frontstation's BenchmarkMemoryLive makes the same).
+func liveDefs(n, links int) []Def {
+	per := (n + links - 1) / links
+	defs := make([]Def, n)
+	for i := range defs {
+		link := fmt.Sprintf("rtu%d", i/per)
+		f := fmt.Sprintf("f%d", (i%per)/10)
+		defs[i] = Def{
+			ID: fmt.Sprintf("%s.%s.m%d", link, f, i%10), Name: fmt.Sprintf("Feeder %d measurement %d", (i%per)/10, i%10),
+			Area: link + "/" + f, Kind: Float, Unit: strings.Clone("kV"), Link: link, CA: 1, IOA: uint32(i%per + 1),
+			MaxAge: time.Minute,
+		}
+	}
+	return defs
+}
+
+// BenchmarkMemory measures the heap that a cache of n points takes: "B/point" is what New adds while the caller's
+// Defs exist, the index and the cache's copy of the Defs included; "B/point+strings" is the cache once the caller
+// has dropped its Defs, with the strings that the cache retains. defs=shared are benchDefs (short IDs and names, one
+// area, unit and link string shared by all points); defs=copied are liveDefs (every string allocated per point, as
+// a configuration decoder gives them). Run with -benchtime=1x.
 func BenchmarkMemory(b *testing.B) {
-	for _, n := range []int{100_000, 1_000_000} {
-		b.Run(fmt.Sprintf("points=%d", n), func(b *testing.B) {
+	for _, bc := range []struct {
+		n    int
+		defs string
+		make func(n, links int) []Def
+	}{
+		{100_000, "shared", benchDefs}, {1_000_000, "shared", benchDefs}, {1_000_000, "copied", liveDefs},
+	} {
+		b.Run(fmt.Sprintf("points=%d/defs=%s", bc.n, bc.defs), func(b *testing.B) {
 			var perPoint, withStrings float64
 			for b.Loop() {
 				var start, before, after, dropped runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&start)
-				defs := benchDefs(n, 100)
+				defs := bc.make(bc.n, 100)
 				runtime.GC()
 				runtime.ReadMemStats(&before)
 				c, err := New(defs)
@@ -132,13 +159,104 @@ func BenchmarkMemory(b *testing.B) {
 				runtime.GC()
 				runtime.ReadMemStats(&dropped)
 				runtime.KeepAlive(c)
-				perPoint = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
-				withStrings = float64(int64(dropped.HeapAlloc)-int64(start.HeapAlloc)) / float64(n)
+				perPoint = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(bc.n)
+				withStrings = float64(int64(dropped.HeapAlloc)-int64(start.HeapAlloc)) / float64(bc.n)
 			}
 			b.ReportMetric(perPoint, "B/point")
 			b.ReportMetric(withStrings, "B/point+strings")
 		})
 	}
+}
+
+// BenchmarkLookup measures Lookup in a cache of 1 000 000 liveDefs, of IDs that exist (in random order, each a
+// fresh copy as a web request brings it) and of IDs that do not.
+func BenchmarkLookup(b *testing.B) {
+	const n = 1_000_000
+	defs := liveDefs(n, 10)
+	c := newCache(b, defs)
+	rng := rand.New(rand.NewPCG(1, 2))
+	ids := make([]string, 4096)
+	for _, hit := range []bool{true, false} {
+		name := "hit"
+		for i := range ids {
+			ids[i] = strings.Clone(defs[rng.IntN(n)].ID)
+			if !hit {
+				ids[i] += "x"
+			}
+		}
+		if !hit {
+			name = "miss"
+		}
+		b.Run(name, func(b *testing.B) {
+			k := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := c.Lookup(ids[k%len(ids)]); ok != hit {
+					b.Fatalf("Lookup(%q) found %v, want %v", ids[k%len(ids)], ok, hit)
+				}
+				k++
+			}
+		})
+	}
+}
+
+// BenchmarkDef measures Def of random points of a cache of 1 000 000 liveDefs: "hot" of 4096 points over and over,
+// "cold" of points all over the cache, as the event journal's hook asks for them.
+func BenchmarkDef(b *testing.B) {
+	const n = 1_000_000
+	c := newCache(b, liveDefs(n, 10))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, bc := range []struct {
+		name   string
+		points int
+	}{{"hot", 4096}, {"cold", 1 << 20}} {
+		b.Run(bc.name, func(b *testing.B) {
+			hs := make([]Handle, bc.points)
+			for i := range hs {
+				hs[i] = Handle(rng.IntN(n))
+			}
+			var sink int
+			k := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				d := c.Def(hs[k%len(hs)])
+				sink += len(d.ID) + int(d.Kind)
+				k++
+			}
+			runtime.KeepAlive(sink)
+		})
+	}
+}
+
+// BenchmarkSweep measures a Sweep of 1 000 000 points with a MaxAge, none of them due.
+func BenchmarkSweep(b *testing.B) {
+	const n = 1_000_000
+	c := newCache(b, benchDefs(n, 100))
+	ups := make([]Update, 0, 1000)
+	now := time.Now()
+	for i := range n {
+		ups = append(ups, Update{Point: Handle(i), Value: 1, RecvTime: now})
+		if len(ups) == cap(ups) {
+			c.Apply(ups)
+			ups = ups[:0]
+		}
+	}
+	for b.Loop() {
+		c.Sweep(now)
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "points/s")
+}
+
+// BenchmarkSetCommFail measures SetCommFail on and off of a link of 10 000 points in a cache of 1 000 000.
+func BenchmarkSetCommFail(b *testing.B) {
+	const n = 1_000_000
+	c := newCache(b, benchDefs(n, 100))
+	on := false
+	for b.Loop() {
+		on = !on
+		c.SetCommFail("rtu7", on, t0)
+	}
+	b.ReportMetric(float64(b.N*n/100)/b.Elapsed().Seconds(), "points/s")
 }
 
 // BenchmarkSubscriptionMemory measures what a subscription to every point, and one to 200 points, costs in a cache

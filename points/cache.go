@@ -13,10 +13,9 @@ package points
 import (
 	"context"
 	"fmt"
-	"hash/maphash"
 	"math"
+	"math/bits"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,13 +46,10 @@ type Update struct {
 // Cache holds the definitions and the live values of a fixed set of points. Its methods are safe for concurrent use.
 type Cache struct {
 	// Immutable after New.
-	defs    []Def
-	index   []uint32 // open-addressing ID index: 0 empty, else handle+1; len is a power of two
-	seed    maphash.Seed
-	links   map[string]*link
-	aged    []Handle // the points with a MaxAge, in handle order
-	agedMax []int64  // MaxAge in nanoseconds of aged[i]
-	pages   int      // subscription pages: ceil(len(defs)/pagePoints)
+	defs  table // the definitions, compactly, and the ID index
+	links map[string]*link
+	aged  []uint64 // bitset by handle of the points with a MaxAge
+	pages int      // subscription pages: ceil(Len()/pagePoints)
 
 	// slots[h] is guarded by its own sequence lock (see slot).
 	slots []slot
@@ -78,7 +74,7 @@ func (c *Cache) SetHook(fn func(Change)) { c.hook = fn }
 
 // link is the state of one front-end link.
 type link struct {
-	handles []Handle // immutable after New
+	points *handleSet // immutable after New
 
 	mu    sync.Mutex // guards fail and since
 	fail  bool       // the last SetCommFail said the link is not active
@@ -92,121 +88,68 @@ const chunk = 256
 // New returns a cache for defs, every point Initial. A point's Handle is its index in defs. The error, when defs are
 // not valid, joins a *DefError for each problem: an empty or duplicate ID, an invalid kind, a negative MaxAge, more
 // points than a Handle can number.
-func New(defs []Def) (*Cache, error) {
+func New(defs []Def) (*Cache, error) { return newWithArena(defs, maxArena) }
+
+// newWithArena is New with an arena of at most arenaLimit bytes.
+func newWithArena(defs []Def, arenaLimit uint64) (*Cache, error) {
 	if err := checkCount(defs); err != nil {
 		return nil, err
 	}
-	c := &Cache{seed: maphash.MakeSeed()}
-	size := 8
-	for size < 2*len(defs) {
-		size *= 2
-	}
-	c.index = make([]uint32, size)
-	if err := validate(defs, c.insert(defs)); err != nil {
+	c := &Cache{}
+	c.defs.newIndex(len(defs))
+	if err := validate(defs, c.defs.insert(defs)); err != nil {
 		return nil, err
 	}
-
-	c.defs = make([]Def, len(defs))
+	linkDefs, aged := c.defs.fill(defs, arenaLimit)
+	c.aged = aged
+	c.links = make(map[string]*link, len(linkDefs))
+	for name, l := range linkDefs {
+		c.links[name] = &link{points: l}
+	}
 	c.slots = make([]slot, len(defs))
-	c.links = make(map[string]*link)
-	c.pages = (len(defs) + pagePoints - 1) / pagePoints
-	labels := make(map[string][]string) // interned label sets, so the cache shares one copy of ["OFF", "ON"]
-	var aged int
-	for i := range defs {
-		d := defs[i]
-		if len(d.Labels) > 0 {
-			key := strings.Join(d.Labels, "\x00")
-			l, ok := labels[key]
-			if !ok || !slices.Equal(l, d.Labels) { // a label with a NUL in it may collide: then no sharing
-				l = slices.Clip(slices.Clone(d.Labels))
-			}
-			if !ok {
-				labels[key] = l
-			}
-			d.Labels = l
-		} else {
-			d.Labels = nil
-		}
-		c.defs[i] = d
+	for i := range c.slots {
 		c.slots[i].ver.Store(uint64(Initial) << verQShift)
-		if d.MaxAge > 0 {
-			aged++
-		}
 	}
-	perLink := make(map[string]int)
-	for i := range c.defs {
-		perLink[c.defs[i].Link]++
-	}
-	for name, n := range perLink {
-		c.links[name] = &link{handles: make([]Handle, 0, n)}
-	}
-	for i := range c.defs {
-		l := c.links[c.defs[i].Link]
-		l.handles = append(l.handles, Handle(i))
-	}
-	c.aged = make([]Handle, 0, aged)
-	c.agedMax = make([]int64, 0, aged)
-	for i := range c.defs {
-		if age := c.defs[i].MaxAge; age > 0 {
-			c.aged = append(c.aged, Handle(i))
-			c.agedMax = append(c.agedMax, int64(age))
-		}
-	}
+	c.pages = (len(defs) + pagePoints - 1) / pagePoints
 	return c, nil
 }
 
-// insert returns the function that validate calls to index defs[i].ID: it adds the ID, or returns the index of the
-// Def that already has it.
-func (c *Cache) insert(defs []Def) func(id string, i int) int {
-	mask := uint64(len(c.index) - 1)
-	return func(id string, i int) int {
-		for p := maphash.String(c.seed, id) & mask; ; p = (p + 1) & mask {
-			e := c.index[p]
-			if e == 0 {
-				c.index[p] = uint32(i) + 1
-				return -1
-			}
-			if defs[e-1].ID == id {
-				return int(e - 1)
-			}
-		}
-	}
-}
-
 // Lookup returns the handle of the point with that ID.
-func (c *Cache) Lookup(id string) (Handle, bool) {
-	if len(c.defs) == 0 {
-		return 0, false
-	}
-	mask := uint64(len(c.index) - 1)
-	for p := maphash.String(c.seed, id) & mask; ; p = (p + 1) & mask {
-		e := c.index[p]
-		if e == 0 {
-			return 0, false
-		}
-		if c.defs[e-1].ID == id {
-			return Handle(e - 1), true
-		}
-	}
-}
+func (c *Cache) Lookup(id string) (Handle, bool) { return c.defs.lookup(id) }
 
 // valid reports whether h is a handle of c.
 func (c *Cache) valid(h Handle) bool { return uint(h) < uint(len(c.slots)) }
 
 // Len returns the number of points; handles run from 0 to Len()-1.
-func (c *Cache) Len() int { return len(c.defs) }
+func (c *Cache) Len() int { return len(c.defs.pts) }
 
 // Def returns the definition of a point, the zero Def for a handle that is not of this cache. Its Labels are shared:
-// read them, do not modify them.
+// read them, do not modify them. Its ID, Name and Area are slices of one string that holds those of every point: one
+// of them kept after the cache is dropped keeps all of them (a few tens of bytes per point); clone it to keep it.
 func (c *Cache) Def(h Handle) Def {
 	if !c.valid(h) {
 		return Def{}
 	}
-	return c.defs[h]
+	return c.defs.def(h)
 }
 
-// Defs returns a copy of all definitions, indexed by Handle; the Labels are shared, as with Def.
-func (c *Cache) Defs() []Def { return slices.Clone(c.defs) }
+// Kind returns the kind of the point h (0 for an invalid handle): Def without building the whole definition, for
+// a hot path that needs only the kind.
+func (c *Cache) Kind(h Handle) Kind {
+	if !c.valid(h) {
+		return 0
+	}
+	return c.defs.classes[c.defs.pts[h].class].kind
+}
+
+// Defs returns a copy of all definitions, indexed by Handle; their Labels and strings are as with Def.
+func (c *Cache) Defs() []Def {
+	defs := make([]Def, len(c.defs.pts))
+	for i := range defs {
+		defs[i] = c.defs.def(Handle(i))
+	}
+	return defs
+}
 
 // Seq returns the highest sequence number handed out so far: every Value visible now has a Seq no greater. Sequence
 // numbers are unique and increase for each point; across points they follow the order in which writers reserved
@@ -353,30 +296,33 @@ func (c *Cache) SetCommFail(link string, on bool, at time.Time) {
 	var (
 		changed [chunk]Handle
 		n       int
-		seq     = c.reserve(len(l.handles))
+		seq     = c.reserve(l.points.n)
 	)
-	for _, h := range l.handles {
-		s := &c.slots[h]
-		if quality(s.ver.Load()).Has(CommFail) == on {
-			continue // no change; a racing writer that changes it is as if it came after this call
-		}
-		prev := s.lock()
-		q := quality(prev)
-		if q.Has(CommFail) == on {
+	for i := range l.points.spans() {
+		first, end := l.points.span(i)
+		for h := first; h < end; h++ {
+			s := &c.slots[h]
+			if quality(s.ver.Load()).Has(CommFail) == on {
+				continue // no change; a racing writer that changes it is as if it came after this call
+			}
+			prev := s.lock()
+			q := quality(prev)
+			if q.Has(CommFail) == on {
+				s.unlock(prev, q)
+				continue
+			}
+			q ^= CommFail
+			s.seq.Store(seq.take(s.seq.Load()))
 			s.unlock(prev, q)
-			continue
-		}
-		q ^= CommFail
-		s.seq.Store(seq.take(s.seq.Load()))
-		s.unlock(prev, q)
-		if c.hook != nil {
-			c.hook(Change{Point: h, Value: c.Get(h)})
-		}
-		changed[n] = h
-		n++
-		if n == chunk {
-			c.notify(changed[:n])
-			n = 0
+			if c.hook != nil {
+				c.hook(Change{Point: h, Value: c.Get(h)})
+			}
+			changed[n] = h
+			n++
+			if n == chunk {
+				c.notify(changed[:n])
+				n = 0
+			}
 		}
 	}
 	c.notify(changed[:n])
@@ -403,28 +349,31 @@ func (c *Cache) Sweep(now time.Time) {
 		n       int
 		t       = now.UnixNano()
 	)
-	for i, h := range c.aged {
-		s := &c.slots[h]
-		maxAge := c.agedMax[i]
-		if quality(s.ver.Load())&(Initial|Stale) != 0 || t-s.recv.Load() <= maxAge {
-			continue // the cheap test without the lock; the one under the lock decides
-		}
-		prev := s.lock()
-		q := quality(prev)
-		if q&(Initial|Stale) != 0 || t-s.recv.Load() <= maxAge {
-			s.unlock(prev, q)
-			continue
-		}
-		s.seq.Store(c.seq.Add(1))
-		s.unlock(prev, q|Stale)
-		if c.hook != nil {
-			c.hook(Change{Point: h, Value: c.Get(h)})
-		}
-		changed[n] = h
-		n++
-		if n == chunk {
-			c.notify(changed[:n])
-			n = 0
+	for w, word := range c.aged {
+		for ; word != 0; word &= word - 1 {
+			h := Handle(w*64 + bits.TrailingZeros64(word))
+			s := &c.slots[h]
+			maxAge := int64(c.defs.classes[c.defs.pts[h].class].maxAge)
+			if quality(s.ver.Load())&(Initial|Stale) != 0 || t-s.recv.Load() <= maxAge {
+				continue // the cheap test without the lock; the one under the lock decides
+			}
+			prev := s.lock()
+			q := quality(prev)
+			if q&(Initial|Stale) != 0 || t-s.recv.Load() <= maxAge {
+				s.unlock(prev, q)
+				continue
+			}
+			s.seq.Store(c.seq.Add(1))
+			s.unlock(prev, q|Stale)
+			if c.hook != nil {
+				c.hook(Change{Point: h, Value: c.Get(h)})
+			}
+			changed[n] = h
+			n++
+			if n == chunk {
+				c.notify(changed[:n])
+				n = 0
+			}
 		}
 	}
 	c.notify(changed[:n])

@@ -68,7 +68,7 @@ func (c *Cache) Subscribe(filter []Handle) *Subscription {
 			p := &page{}
 			for w := range p.want {
 				lo := i*pagePoints + w*64 // first handle of the word
-				switch n := len(c.defs) - lo; {
+				switch n := c.Len() - lo; {
 				case n >= 64:
 					p.want[w] = ^uint64(0)
 				case n > 0:

@@ -44,12 +44,12 @@ func NewRecorder(s *Store, c *points.Cache, log *slog.Logger) *Recorder {
 
 // Change journals one change of a point, when the point is discrete. It never blocks.
 func (r *Recorder) Change(ch points.Change) {
-	d := r.c.Def(ch.Point)
-	switch d.Kind {
+	switch r.c.Kind(ch.Point) {
 	case points.Single, points.Double, points.Step, points.Bitstring:
 	default:
 		return
 	}
+	d := r.c.Def(ch.Point)
 	r.mu.Lock()
 	prev := r.prev[ch.Point]
 	r.prev[ch.Point] = ch.Value
