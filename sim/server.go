@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -60,6 +61,7 @@ type Server struct {
 	offset   time.Duration // clock offset set by clock synchronisation
 	rng      *rand.Rand
 	cursor   [kindCount + 1]int // next point of each kind for unlimited-rate changes
+	changes  atomic.Uint64      // spontaneous changes made for started connections
 	nextKind int
 
 	smu      sync.Mutex                 // guards sessions and nextID
@@ -482,9 +484,17 @@ func (s *Server) generateRate(ctx context.Context, rate float64) {
 	}
 }
 
+// Changes returns how many spontaneous changes the generator has made for
+// started connections (each of them gets every one): what a benchmark
+// compares with what a master applied.
+func (s *Server) Changes() uint64 { return s.changes.Load() }
+
 // randomChanges changes n random points and, when encode is set, returns
 // the changes as ASDUs with cause spontaneous.
 func (s *Server) randomChanges(n int, encode bool) [][]byte {
+	if encode {
+		s.changes.Add(uint64(n))
+	}
 	var b batch
 	s.mu.Lock()
 	tm := iec104.NewCP56(s.nowLocked(), s.loc)
@@ -550,6 +560,7 @@ func (s *Server) fullChanges() [][]byte {
 		n = cap1
 	}
 	n = min(n, len(ps))
+	s.changes.Add(uint64(n))
 	tm := iec104.NewCP56(s.nowLocked(), s.loc)
 	var b batch
 	for i := range n {
