@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
-	"hmi/config"
 	"hmi/store"
 )
 
@@ -62,21 +60,9 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	case (*dataDir == "") == (*configFile == ""):
 		return fs.usageError("give one of --data-dir and --config")
 	}
-	dir := *dataDir
-	if *configFile != "" {
-		c, err := config.Load(*configFile)
-		if err != nil {
-			var errs config.Errors
-			if errors.As(err, &errs) {
-				for _, e := range errs {
-					fmt.Fprintln(stderr, e)
-				}
-			} else {
-				fmt.Fprintln(stderr, err)
-			}
-			return exitFailure
-		}
-		dir = c.DataDir
+	dir, ok := dataDirOf(*configFile, *dataDir, stderr)
+	if !ok {
+		return exitFailure
 	}
 
 	s, err := store.Open(ctx, dir, store.Options{ReadOnly: true})

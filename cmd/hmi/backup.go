@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
-	"hmi/config"
 	"hmi/store"
 )
 
@@ -55,21 +53,9 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case (*dataDir == "") == (*configFile == ""):
 		return fs.usageError("give one of --data-dir and --config")
 	}
-	dir := *dataDir
-	if *configFile != "" {
-		c, err := config.Load(*configFile)
-		if err != nil {
-			var errs config.Errors
-			if errors.As(err, &errs) {
-				for _, e := range errs {
-					fmt.Fprintln(stderr, e)
-				}
-			} else {
-				fmt.Fprintln(stderr, err)
-			}
-			return exitFailure
-		}
-		dir = c.DataDir
+	dir, ok := dataDirOf(*configFile, *dataDir, stderr)
+	if !ok {
+		return exitFailure
 	}
 
 	// Read-only: no migration of a database another hmi serves, no writer. WAL lets it read while that one writes.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"hmi/config"
 )
 
 // Every subcommand parses its flags with a cmdFlags, so that all of them
@@ -166,4 +168,25 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want %s", format, logFormats)
+}
+
+// dataDirOf returns the data directory that --config FILE names (its data_dir), or dataDir when no file is given.
+// A configuration with errors is reported on stderr, each error as FILE:LINE:COL: message, and ok is false.
+func dataDirOf(configFile, dataDir string, stderr io.Writer) (dir string, ok bool) {
+	if configFile == "" {
+		return dataDir, true
+	}
+	c, err := config.Load(configFile)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				fmt.Fprintln(stderr, e)
+			}
+		} else {
+			fmt.Fprintln(stderr, err)
+		}
+		return "", false
+	}
+	return c.DataDir, true
 }

@@ -202,20 +202,11 @@ func (f *userFlags) dir(stderr io.Writer) (string, bool) {
 		}
 		return *f.dataDir, true
 	}
-	c, err := config.Load(*f.configFile)
-	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(stderr, e)
-			}
-		} else {
-			fmt.Fprintln(stderr, err)
-		}
+	dir, ok := dataDirOf(*f.configFile, "", stderr)
+	if !ok {
 		fmt.Fprintf(stderr, "%s: the configuration has errors\n", f.name)
-		return "", false
 	}
-	return c.DataDir, true
+	return dir, ok
 }
 
 // open opens the database; an existing one only unless create is set (a
