@@ -5,11 +5,9 @@ package main
 // exception, CSP violation and JavaScript dialog recorded.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,8 +20,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"hmi/config"
-	"hmi/store"
-	"hmi/web"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -60,52 +56,10 @@ func startHMI(t *testing.T, file, text string) *testHMI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	st, err := store.Open(ctx, cfg.DataDir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, u := range testUsers {
-		hash, err := web.HashPassword(u.password)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.CreateUser(ctx, store.User{Name: u.name, Role: u.role, PasswordHash: hash}); err != nil {
-			t.Fatal(err)
-		}
+		addUsers(t, cfg, u.name, u.role, u.password)
 	}
-	st.Close()
-
-	runCtx, cancel := context.WithCancel(ctx)
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	var out bytes.Buffer // serve's stdout, written before ready returns
-	go func() {
-		done <- serve(runCtx, cfg, slog.New(slog.DiscardHandler), &out, func(a string) { addrc <- a })
-	}()
-	h := &testHMI{cfg: cfg}
-	select {
-	case a := <-addrc:
-		h.base = "http://" + a
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("serve did not listen within 30 s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop within 20 s")
-		}
-	})
-	return h
+	return &testHMI{cfg: cfg, base: runHMI(t, cfg).base}
 }
 
 // startBrowser starts one headless Chromium for a test (as static/browser_test.go does); its tabs come from

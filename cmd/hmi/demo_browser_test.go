@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -35,25 +34,7 @@ func TestDemoBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(runCtx, cfg, slog.New(slog.DiscardHandler), io.Discard, func(a string) { addrc <- a })
-	}()
-	h := &testHMI{cfg: cfg}
-	select {
-	case a := <-addrc:
-		h.base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	h := &testHMI{cfg: cfg, base: runHMI(t, cfg).base}
 
 	shots := os.Getenv("HMI_SCREENSHOTS")
 	if shots == "" {

@@ -6,80 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"hmi/demo"
 )
-
-// apiClient is a logged-in HTTP client of a running HMI.
-type apiClient struct {
-	t    *testing.T
-	base string
-	hc   *http.Client
-	csrf string
-}
-
-func login(t *testing.T, base, user, password string) *apiClient {
-	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	c := &apiClient{t: t, base: base, hc: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
-	_, page := c.get("/login")
-	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(page)
-	if m == nil {
-		t.Fatalf("no csrf_token in the login page")
-	}
-	resp, err := c.hc.PostForm(base+"/login", url.Values{"csrf_token": {string(m[1])}, "username": {user}, "password": {password}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	var sess struct {
-		User string
-		CSRF string `json:"csrf_token"`
-	}
-	code, body := c.get("/api/v1/session")
-	if code != http.StatusOK || json.Unmarshal(body, &sess) != nil || sess.User != user {
-		t.Fatalf("login as %s: session %d %s", user, code, body)
-	}
-	c.csrf = sess.CSRF
-	return c
-}
-
-func (c *apiClient) get(path string) (int, []byte) {
-	c.t.Helper()
-	resp, err := c.hc.Get(c.base + path)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
-}
-
-func (c *apiClient) post(path string, v any) (int, map[string]any) {
-	c.t.Helper()
-	b, _ := json.Marshal(v)
-	req, _ := http.NewRequest(http.MethodPost, c.base+path, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-CSRF-Token", c.csrf)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
-}
 
 type apiPoint struct {
 	ID      string
@@ -176,25 +111,7 @@ func TestDemo(t *testing.T) {
 		t.Errorf("accounts.txt: %v %v, want mode 0600", fi.Mode(), err)
 	}
 
-	runCtx, cancel := context.WithCancel(ctx)
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(runCtx, cfg, slog.New(slog.DiscardHandler), io.Discard, func(a string) { addrc <- a })
-	}()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
+	base := runHMI(t, cfg).base
 
 	op := login(t, base, "operator", pw["operator"])
 	eng := login(t, base, "engineer", pw["engineer"])

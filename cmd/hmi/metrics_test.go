@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +19,6 @@ import (
 	"hmi/config"
 	"hmi/frontstation"
 	"hmi/store"
-	"hmi/web"
 )
 
 // TestServeMetrics runs hmi serve on the example configuration with
@@ -43,54 +38,9 @@ func TestServeMetrics(t *testing.T) {
 		t.Fatalf("metrics.listen %q: the example no longer has 127.0.0.1:9108", cfg.Metrics.Listen)
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, cfg.DataDir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, err := web.HashPassword("correct horse battery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateUser(ctx, store.User{Name: "op", Role: "operator", PasswordHash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-
-	runCtx, cancel := context.WithCancel(ctx)
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	out := &lockedBuffer{}
-	go func() {
-		done <- serve(runCtx, cfg, slog.New(slog.DiscardHandler), out, func(a string) { addrc <- a })
-	}()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("serve did not listen within 30 s")
-	}
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop within 30 s")
-		}
-	}
-	defer stop()
+	addUsers(t, cfg, "op", "operator", "correct horse battery")
+	running := runHMI(t, cfg)
+	base, out, stop := running.base, running.out, running.stop
 
 	// serve prints the address before it calls ready.
 	m := regexp.MustCompile(`hmi: metrics on (http://127\.0\.0\.1:[0-9]+/metrics)\n`).FindStringSubmatch(out.String())
@@ -160,7 +110,7 @@ func TestServeMetrics(t *testing.T) {
 	}
 
 	// An SBO command, through the API as a browser sends it.
-	hcl, csrf := loginForMetrics(t, base, "op", "correct horse battery")
+	op := login(t, base, "op", "correct horse battery")
 	var id string
 	for _, p := range cfg.Points {
 		if c := p.Control; c != nil && c.SBO && c.ActTerm && c.Type == config.ControlDouble {
@@ -170,11 +120,11 @@ func TestServeMetrics(t *testing.T) {
 	if id == "" {
 		t.Fatal("no SBO double control with ACTTERM in the example")
 	}
-	code, rec := postJSON(t, hcl, base+"/api/v1/points/"+id+"/select", csrf, map[string]any{"value": 2})
+	code, rec := op.post("/api/v1/points/"+id+"/select", map[string]any{"value": 2})
 	if code != http.StatusOK || rec["state"] != "selected" {
 		t.Fatalf("select %s: %d %v", id, code, rec)
 	}
-	code, rec = postJSON(t, hcl, base+"/api/v1/commands/"+rec["id"].(string)+"/execute", csrf, map[string]any{})
+	code, rec = op.post("/api/v1/commands/"+rec["id"].(string)+"/execute", map[string]any{})
 	if code != http.StatusOK || (rec["state"] != "terminated" && rec["state"] != "confirmed") {
 		t.Fatalf("execute: %d %v", code, rec)
 	}
@@ -203,7 +153,7 @@ func TestServeMetrics(t *testing.T) {
 	// A WebSocket client is counted while it is connected.
 	u, _ := url.Parse(base)
 	h := http.Header{"Origin": {base}}
-	for _, c := range hcl.Jar.Cookies(u) {
+	for _, c := range op.hc.Jar.Cookies(u) {
 		h.Add("Cookie", c.String())
 	}
 	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
@@ -340,24 +290,6 @@ func TestMetricsCommandStepsOnce(t *testing.T) {
 		delivery{frontstation.Executing, 2}, delivery{frontstation.Confirmed, 2})
 }
 
-// lockedBuffer is serve's stdout, read by the test while serve writes.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (w *lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // scrapeMetrics gets and parses the Prometheus text at murl.
 func scrapeMetrics(t *testing.T, hc *http.Client, murl string) map[string]*dto.MetricFamily {
 	t.Helper()
@@ -444,56 +376,3 @@ func histogramSum(fams map[string]*dto.MetricFamily, name string, kv ...string) 
 }
 
 // loginForMetrics logs user in over HTTP and returns the client with the
-// session cookie and the CSRF token.
-func loginForMetrics(t *testing.T, base, user, password string) (*http.Client, string) {
-	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	resp, err := hc.Get(base + "/login")
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(page)
-	if m == nil {
-		t.Fatalf("no csrf_token in the login page:\n%s", page)
-	}
-	resp, err = hc.PostForm(base+"/login", url.Values{"csrf_token": {string(m[1])}, "username": {user}, "password": {password}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	resp, err = hc.Get(base + "/api/v1/session")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var sess struct {
-		User string
-		CSRF string `json:"csrf_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&sess); err != nil || sess.User != user || sess.CSRF == "" {
-		t.Fatalf("session after login: %s %v %+v", resp.Status, err, sess)
-	}
-	return hc, sess.CSRF
-}
-
-// postJSON posts v as JSON with the CSRF token and decodes the answer.
-func postJSON(t *testing.T, hc *http.Client, u, csrf string, v any) (int, map[string]any) {
-	t.Helper()
-	body, _ := json.Marshal(v)
-	req, _ := http.NewRequest(http.MethodPost, u, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-CSRF-Token", csrf)
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-		t.Fatalf("POST %s: %s: %v", u, resp.Status, err)
-	}
-	return resp.StatusCode, m
-}
