@@ -117,6 +117,20 @@ func TestLoginLogout(t *testing.T) {
 	if n := e.accounts.sessionCount("operator"); n != 0 {
 		t.Fatalf("%d sessions after logout, want 0", n)
 	}
+	// Every tab of the browser goes to the login page when its session ends: they all get the one login token the
+	// browser kept from its login, so a form loaded before another tab's login page is still accepted.
+	if b.cookies["hmi_login"] == "" {
+		t.Fatal("the login token cookie is gone after login and logout: each tab's login page would mint its own")
+	}
+	first := metaCSRF.FindStringSubmatch(b.do("GET", "/login", nil).Body.String())
+	second := metaCSRF.FindStringSubmatch(b.do("GET", "/login", nil).Body.String())
+	if first == nil || second == nil || first[1] != second[1] {
+		t.Fatalf("two login pages of one browser: tokens %q and %q, want the same", first, second)
+	}
+	if w := b.do("POST", "/login", url.Values{"csrf_token": {first[1]}, "username": {"operator"}, "password": {testPassword}}); w.Code != http.StatusSeeOther {
+		t.Fatalf("login with the first tab's form: %d, want 303", w.Code)
+	}
+	b.do("POST", "/logout", url.Values{"csrf_token": {b.csrf()}})
 	// The old cookie does not work any more, even replayed.
 	b.cookies["hmi_session"] = sc.Value
 	if w := b.do("GET", "/api/v1/session", nil); w.Code != http.StatusUnauthorized {

@@ -110,7 +110,9 @@ func (a *App) Login(w http.ResponseWriter, r *http.Request) {
 		a.Fail(w, r, err)
 		return
 	}
-	a.setCookie(w, loginCookie, "", -1)
+	// The login token stays: it binds the login form to this browser, not to one login. Deleting it made every tab
+	// that came to the login page after a logout (the server sends them all there at once) mint its own token, and
+	// all but the last one's form was refused.
 	a.log.Info("web: login", "user", u.Name, "role", u.Role, "client", client)
 	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
 }
