@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -45,14 +44,7 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	c, err := config.Load(file)
 	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(stderr, e)
-			}
-		} else {
-			fmt.Fprintln(stderr, err)
-		}
+		fmt.Fprintln(stderr, err) // config.Errors: one FILE:LINE:COL: message per line
 		return exitFailure
 	}
 	fmt.Fprintf(stdout, "%s: ok: %s, %s, %s\n", file,

@@ -178,14 +178,7 @@ func dataDirOf(configFile, dataDir string, stderr io.Writer) (dir string, ok boo
 	}
 	c, err := config.Load(configFile)
 	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(stderr, e)
-			}
-		} else {
-			fmt.Fprintln(stderr, err)
-		}
+		fmt.Fprintln(stderr, err) // config.Errors: one FILE:LINE:COL: message per line
 		return "", false
 	}
 	return c.DataDir, true
