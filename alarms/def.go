@@ -117,6 +117,9 @@ type LinkDef struct {
 	Link     string
 	Priority Priority
 	Message  string // default "link LINK down"
+	// Delay is how long the link must stay down before the alarm is raised (an on-delay): a reconnect within it,
+	// such as the first connection after the start, raises nothing. 0 raises at once.
+	Delay time.Duration
 }
 
 // CommandDef raises an alarm when a command on the point fails

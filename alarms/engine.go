@@ -145,8 +145,8 @@ type alarm struct {
 	condPoint string
 	commfail  bool      // the point had commfail at the last evaluation
 	seen      bool      // a quality alarm has seen its point's quality since the start
-	pending   bool      // an on-delay runs: beyond the limit since pendRecv
-	pendRecv  time.Time // receive time of the first value beyond the limit
+	pending   bool      // an on-delay runs: beyond the limit (or the link down) since pendRecv
+	pendRecv  time.Time // receive time of the first value beyond the limit, or of the link's loss
 	pendAt    time.Time // its source time (its receive time without one)
 	pendValue float64
 	momentary int  // events of an ack-only alarm not yet annunciated
@@ -229,7 +229,7 @@ func New(defs Defs, journal Journal, log *slog.Logger) (*Engine, error) {
 	}
 	for _, l := range defs.Links {
 		a := e.add(SourceLink, l.Link, 0, l.Priority)
-		a.msg = l.Message
+		a.msg, a.onDelay = l.Message, l.Delay
 		e.links[l.Link] = a
 	}
 	for _, c := range defs.Commands {

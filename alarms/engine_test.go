@@ -517,6 +517,46 @@ func TestLinkBlip(t *testing.T) {
 	}
 }
 
+// TestLinkDelay: a link alarm with a delay is raised only when the link stays down that long (at the loss plus
+// the delay, with the state the link is in then); a link back within it, within one round or a later one, raises
+// nothing.
+func TestLinkDelay(t *testing.T) {
+	defs := plantAlarms()
+	for i := range defs.Links {
+		defs.Links[i].Delay = 10 * time.Second
+	}
+	h := newHarness(t, plantDefs(), defs, nil)
+
+	// Down and up within the delay: nothing, now or later.
+	h.e.LinkState(LinkState{Link: "a", Up: false, At: h.now, Reason: "connecting"})
+	h.step()
+	h.advance(5 * time.Second)
+	h.e.LinkState(LinkState{Link: "a", Up: true, At: h.now})
+	h.step()
+	h.advance(time.Minute)
+	h.wantState("link:a", Normal, Normal)
+	if n := h.j.count(ActionRaise); n != 0 {
+		t.Fatalf("%d raises for a link back within its delay", n)
+	}
+
+	// Down for longer: raised when the delay has passed.
+	lost := h.now
+	h.e.LinkState(LinkState{Link: "a", Up: false, At: lost, Reason: "connecting"})
+	h.step()
+	h.advance(5 * time.Second)
+	h.e.LinkState(LinkState{Link: "a", Up: false, At: h.now, Reason: "disconnected"})
+	h.step()
+	h.wantState("link:a", Normal, Normal)
+	h.advance(5 * time.Second)
+	h.wantState("link:a", ActiveUnacked, ActiveUnacked)
+	if a := h.alarm("link:a"); !a.RaisedAt.Equal(lost.Add(10*time.Second)) || a.Message != "link a down: disconnected" {
+		t.Errorf("raised at %v with %q, want %v and the link's present state", a.RaisedAt, a.Message, lost.Add(10*time.Second))
+	}
+	h.e.LinkState(LinkState{Link: "a", Up: true, At: h.now})
+	h.step()
+	h.wantState("link:a", ReturnedUnacked, ReturnedUnacked)
+}
+
 // TestCommandAlarms: a failed command raises its point's command alarm; a
 // later success clears it; an ack-only one returns to normal at once.
 func TestCommandAlarms(t *testing.T) {

@@ -193,10 +193,24 @@ func (e *Engine) drainInputs() {
 	e.flush()
 }
 
-// linkInput applies a link state to its alarm; mu is held.
+// linkInput applies a link state to its alarm; mu is held. A loss waits for the link's on-delay (Tick raises the
+// alarm when it has passed); the link's return ends the wait or the condition.
 func (e *Engine) linkInput(a *alarm, ls LinkState) {
-	if c := !ls.Up; c != a.cond {
-		a.cond, a.condAt, a.condMsg = c, ls.At, ls.Reason
+	switch {
+	case ls.Up:
+		a.pending = false
+		if a.cond {
+			a.cond, a.condAt, a.condMsg = false, ls.At, ls.Reason
+		}
+	case a.cond:
+	case a.onDelay > 0:
+		if !a.pending {
+			a.pending, a.pendRecv, a.pendAt = true, ls.At, ls.At
+			e.schedule(a, ls.At.Add(a.onDelay))
+		}
+		a.condMsg = ls.Reason // the state it is in now
+	default:
+		a.cond, a.condAt, a.condMsg = true, ls.At, ls.Reason
 	}
 	e.settle(a)
 }

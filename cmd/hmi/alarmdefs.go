@@ -12,7 +12,7 @@ import (
 func alarmDefs(cfg *config.Config) alarms.Defs {
 	var d alarms.Defs
 	for _, l := range cfg.Links {
-		d.Links = append(d.Links, alarms.LinkDef{Link: l.Name, Priority: alarms.Priority(l.Alarm.Priority)})
+		d.Links = append(d.Links, alarms.LinkDef{Link: l.Name, Priority: alarms.Priority(l.Alarm.Priority), Delay: l.Alarm.Delay.D()})
 	}
 	for _, p := range cfg.Points {
 		if a := p.Alarm; a != nil {

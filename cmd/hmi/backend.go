@@ -34,17 +34,6 @@ type backend struct {
 	// metrics, when set (before run), observes each command step as it is
 	// audited, and each command's outcome; nil: no metrics.
 	metrics *metrics
-
-	linkMu   sync.Mutex            // guards linkDown
-	linkDown map[string]*linkAlarm // per link: its down alarm's delay
-}
-
-// linkAlarm delays a link's down alarm by the link's alarm.delay: the
-// alarm engine hears of a link that went down only when it stays down that
-// long, and of its return only when it heard of the loss.
-type linkAlarm struct {
-	timer    *time.Timer // running while the link is down and not yet reported
-	reported bool        // the engine was told the link is down
 }
 
 // openBackend opens the store and builds everything from cfg; it starts
@@ -96,47 +85,6 @@ func (b *backend) run(ctx context.Context) error {
 	return err
 }
 
-// linkAlarmInput passes a link's state to the alarm engine, a loss only
-// once it lasted the link's alarm delay (with the time it began).
-func (b *backend) linkAlarmInput(ls alarms.LinkState) {
-	var delay time.Duration
-	if lc := b.cfg.Link(ls.Link); lc != nil {
-		delay = lc.Alarm.Delay.D()
-	}
-	if delay <= 0 {
-		b.alarms.LinkState(ls)
-		return
-	}
-	b.linkMu.Lock()
-	defer b.linkMu.Unlock()
-	if b.linkDown == nil {
-		b.linkDown = map[string]*linkAlarm{}
-	}
-	la := b.linkDown[ls.Link]
-	switch {
-	case ls.Up:
-		if la == nil {
-			return
-		}
-		la.timer.Stop()
-		delete(b.linkDown, ls.Link)
-		if la.reported {
-			b.alarms.LinkState(ls)
-		}
-	case la == nil:
-		la = &linkAlarm{}
-		la.timer = time.AfterFunc(delay, func() {
-			b.linkMu.Lock()
-			defer b.linkMu.Unlock()
-			if b.linkDown[ls.Link] == la && !la.reported {
-				la.reported = true
-				b.alarms.LinkState(ls)
-			}
-		})
-		b.linkDown[ls.Link] = la
-	}
-}
-
 // linkEvent journals a front-end event and tells the alarm engine what it
 // must know. It runs on link goroutines: it must not block.
 func (b *backend) linkEvent(e frontstation.Event) {
@@ -147,7 +95,7 @@ func (b *backend) linkEvent(e frontstation.Event) {
 		// reads link states from its input queue when it starts.
 		// The reason is the state the link is in ("connecting"): the alarm's message names the link already
 		// ("link north down: connecting"), and e.Message would say it again.
-		b.linkAlarmInput(alarms.LinkState{Link: e.Link, Up: e.State == frontstation.Active, At: e.Time, Reason: e.State.String()})
+		b.alarms.LinkState(alarms.LinkState{Link: e.Link, Up: e.State == frontstation.Active, At: e.Time, Reason: e.State.String()})
 	}
 	if e.Kind == frontstation.EventSecurity {
 		b.alarms.Security(alarms.SecurityEvent{Kind: e.Code, Link: e.Link, Point: e.Point, Message: e.Message, At: e.Time})
