@@ -67,8 +67,7 @@ func TestDemoBrowser(t *testing.T) {
 	b.click(`main.login button[type="submit"]`)
 	b.waitPage("overview")
 	// Wait for both links to be up before the pictures.
-	b.waitJS(`document.querySelectorAll('[data-link-state="active"], .link-state-active, .state-active').length >= 2 || document.body.innerText.split('active').length > 2`,
-		"both links active on the overview", 20*time.Second)
+	b.waitJS(`document.querySelectorAll('[data-link-state="active"]').length === 2`, "both links active on the overview", 20*time.Second)
 	shot("overview")
 
 	b.open("/displays/northgate", "display")
