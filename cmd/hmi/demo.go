@@ -155,11 +155,15 @@ func resetDemo(dir string) error {
 	return nil
 }
 
+// demoAccount is a line of accounts.txt: a demo user's generated password, and the password hash the store got
+// with it (a hash that differs now means that someone changed the password since).
+type demoAccount struct{ password, hash string }
+
 // demoAccountsReady makes sure the demo users exist with the passwords in
 // file, creating users and passwords as needed, and returns the passwords
 // by user. A password someone changed since is reported as such.
 func demoAccountsReady(ctx context.Context, cfg *config.Config, file string) (map[string]string, error) {
-	pw, err := readAccounts(file)
+	accounts, err := readAccounts(file)
 	if err != nil {
 		return nil, err
 	}
@@ -175,16 +179,15 @@ func demoAccountsReady(ctx context.Context, cfg *config.Config, file string) (ma
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
-		p, known := pw[a.name]
-		switch {
-		case exists && known && web.CheckPassword(u.PasswordHash, p):
-			out[a.name] = p
-			continue
-		case exists && known:
-			out[a.name] = "(changed by you)"
+		if acc, known := accounts[a.name]; exists && known {
+			// Comparing the hashes costs nothing; verifying the passwords would cost an argon2id each start.
+			out[a.name] = acc.password
+			if u.PasswordHash != acc.hash {
+				out[a.name] = "(changed by you)"
+			}
 			continue
 		}
-		p = newDemoPassword()
+		p := newDemoPassword()
 		hash, err := web.HashPassword(p)
 		if err != nil {
 			return nil, err
@@ -197,13 +200,13 @@ func demoAccountsReady(ctx context.Context, cfg *config.Config, file string) (ma
 		if err != nil {
 			return nil, err
 		}
-		pw[a.name], out[a.name] = p, p
+		accounts[a.name], out[a.name] = demoAccount{p, hash}, p
 	}
 	var b strings.Builder
-	b.WriteString("# hmi demo accounts: user password (generated at first start)\n")
+	b.WriteString("# hmi demo accounts, generated at first start: user password hash-given-to-the-store\n")
 	for _, a := range demoAccounts {
-		if p, ok := pw[a.name]; ok {
-			fmt.Fprintf(&b, "%s %s\n", a.name, p)
+		if acc, ok := accounts[a.name]; ok {
+			fmt.Fprintf(&b, "%s %s %s\n", a.name, acc.password, acc.hash)
 		}
 	}
 	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
@@ -212,9 +215,9 @@ func demoAccountsReady(ctx context.Context, cfg *config.Config, file string) (ma
 	return out, nil
 }
 
-// readAccounts reads "user password" lines; a missing file is empty.
-func readAccounts(file string) (map[string]string, error) {
-	out := map[string]string{}
+// readAccounts reads "user password hash" lines; a missing file is empty.
+func readAccounts(file string) (map[string]demoAccount, error) {
+	out := map[string]demoAccount{}
 	f, err := os.Open(file)
 	if errors.Is(err, os.ErrNotExist) {
 		return out, nil
@@ -229,8 +232,8 @@ func readAccounts(file string) (map[string]string, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if name, p, ok := strings.Cut(line, " "); ok {
-			out[name] = strings.TrimSpace(p)
+		if f := strings.Fields(line); len(f) == 3 {
+			out[f[0]] = demoAccount{password: f[1], hash: f[2]}
 		}
 	}
 	return out, sc.Err()

@@ -62,7 +62,7 @@ func TestDemoBrowser(t *testing.T) {
 	b.open("/login", "login")
 	b.do(
 		chromedp.SendKeys(chromedp.CSS("#username"), "operator", chromedp.NodeVisible),
-		chromedp.SendKeys(chromedp.CSS("#password"), pw["operator"], chromedp.NodeVisible),
+		chromedp.SendKeys(chromedp.CSS("#password"), pw["operator"].password, chromedp.NodeVisible),
 	)
 	b.click(`main.login button[type="submit"]`)
 	b.waitPage("overview")

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"hmi/demo"
+	"hmi/store"
+	"hmi/web"
 )
 
 type apiPoint struct {
@@ -113,8 +115,8 @@ func TestDemo(t *testing.T) {
 
 	base := runHMI(t, cfg).base
 
-	op := login(t, base, "operator", pw["operator"])
-	eng := login(t, base, "engineer", pw["engineer"])
+	op := login(t, base, "operator", pw["operator"].password)
+	eng := login(t, base, "engineer", pw["engineer"].password)
 
 	// Every point good, from both RTUs.
 	deadline := time.Now().Add(15 * time.Second)
@@ -187,11 +189,28 @@ func TestDemoAccountsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	second, _ := readAccounts(filepath.Join(dir, "accounts.txt"))
-	if fmt.Sprint(first) != fmt.Sprint(second) || !strings.Contains(out.String(), first["admin"]) {
+	if fmt.Sprint(first) != fmt.Sprint(second) || !strings.Contains(out.String(), first["admin"].password) {
 		t.Errorf("the second start changed the accounts: %v -> %v", first, second)
 	}
 	if again, _ := os.ReadFile(filepath.Join(dir, "pki", demo.CAFile)); !bytes.Equal(pki, again) {
 		t.Error("the second start made a new CA")
+	}
+	// A password changed since (here the viewer's, in the store) is said to be changed, not shown stale.
+	st, err := store.Open(ctx, dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := web.HashPassword("a new password of the viewer")
+	if err := st.UpdatePassword(ctx, "viewer", hash); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	out.Reset()
+	if _, err := prepareDemo(ctx, dir, free, false, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "(changed by you)") || strings.Contains(out.String(), first["viewer"].password) {
+		t.Errorf("after the viewer's password changed, the banner says:\n%s", out.String())
 	}
 	if _, err := prepareDemo(ctx, dir, free, true, io.Discard); err != nil {
 		t.Fatal(err)
