@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -387,7 +386,11 @@ func (m *Substation) step(now time.Time, tick bool) {
 		q := p * math.Tan(math.Acos(powerFactor)) * m.noise(0.02)
 		pSum += p
 		qSum += q
-		m.load(f.id, p, q, dt, tick, set)
+		set(f.id+".p", p)
+		set(f.id+".q", q)
+		if tick {
+			m.count(f.id+".energy", p*1000*dt/3600)
+		}
 	}
 	if m.pv != "" {
 		p := 0.0
@@ -443,15 +446,6 @@ func (m *Substation) step(now time.Time, tick bool) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		m.log.Warn("demo: model step", "err", err)
-	}
-}
-
-// load reports a feeder's power and counts its energy.
-func (m *Substation) load(id string, p, q, dt float64, tick bool, set func(string, float64)) {
-	set(id+".p", p)
-	set(id+".q", q)
-	if tick {
-		m.count(id+".energy", p*1000*dt/3600)
 	}
 }
 
@@ -553,5 +547,5 @@ func (m *Substation) Feeders() []string {
 	for _, f := range m.feeders {
 		out = append(out, f.id)
 	}
-	return slices.Clip(out)
+	return out
 }
