@@ -107,8 +107,12 @@ type Options struct {
 	OnState func(State)
 	// Tap sees every frame sent and received (for traffic logs and capture
 	// files). It is called from two goroutines and must be safe for that.
-	Tap    func(sent bool, apdu []byte)
-	Logger *slog.Logger
+	Tap func(sent bool, apdu []byte)
+	// KeepUnacked keeps a copy of every I-frame's ASDU until the peer
+	// acknowledges it, for Unacknowledged: what an outstation with an event
+	// buffer sends again on its next connection (IEC104.md 3.3).
+	KeepUnacked bool
+	Logger      *slog.Logger
 }
 
 // Stats are the counters of one connection.
@@ -152,6 +156,8 @@ type Conn struct {
 	done  chan struct{} // closed when Run has finished
 	state atomic.Uint32
 	err   error // why Run ended; written before done is closed
+	// unacked is what Unacknowledged returns; written before done is closed.
+	unacked [][]byte
 
 	rxI, rxS, rxU, txI, txS, txU atomic.Uint64
 	testRTT                      atomic.Int64
@@ -208,6 +214,21 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // LocalAddr is the local address of the underlying connection.
 func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// Unacknowledged returns, once Done is closed and with
+// Options.KeepUnacked, the ASDUs the peer never acknowledged: those sent
+// without an acknowledgement, oldest first, then those still queued. The
+// peer may have received the first ones (its acknowledgement was lost with
+// the connection); an outstation that sends them again causes duplicates
+// the master must recognise. Before Done it returns nil.
+func (c *Conn) Unacknowledged() [][]byte {
+	select {
+	case <-c.done:
+		return c.unacked
+	default:
+		return nil
+	}
+}
 
 // Done is closed when Run has returned.
 func (c *Conn) Done() <-chan struct{} { return c.done }
@@ -329,6 +350,7 @@ type machine struct {
 	vs, vr    uint16      // send and receive state variables
 	ackBase   uint16      // oldest unacknowledged N(S) we sent
 	sentAt    []time.Time // send times of unacknowledged I-frames, oldest first
+	sentASDU  [][]byte    // their ASDUs, parallel to sentAt, with Options.KeepUnacked
 	recvUnack int         // received I-frames not yet acknowledged
 	t2At      time.Time   // when the first of them arrived plus t2
 	lastRx    time.Time   // last frame received (t3)
@@ -366,6 +388,14 @@ func (c *Conn) Run(ctx context.Context) (err error) {
 		c.queue = nil
 		c.mu.Unlock()
 		c.err = err
+		if c.opts.KeepUnacked {
+			c.unacked = m.sentASDU
+			for _, r := range q {
+				if !r.cancelled {
+					c.unacked = append(c.unacked, r.asdu)
+				}
+			}
+		}
 		c.setState(StateClosed)
 		close(c.done)
 		for _, r := range q {
@@ -570,6 +600,13 @@ func (m *machine) sendQueued(now time.Time) {
 		m.emit(m.out[start:])
 		m.vs = (m.vs + 1) % seqModulo
 		m.sentAt = append(m.sentAt, now)
+		if c.opts.KeepUnacked {
+			a := req.asdu
+			if req.done != nil { // Send: the caller owns the slice; Queue made a copy
+				a = append([]byte(nil), a...)
+			}
+			m.sentASDU = append(m.sentASDU, a)
+		}
 		m.recvUnack = 0
 		m.t2At = time.Time{}
 		c.txI.Add(1)
@@ -672,6 +709,13 @@ func (m *machine) ackUpTo(nr uint16, now time.Time) error {
 		m.ackBase = nr
 		if len(m.sentAt) == 0 {
 			m.sentAt = m.sentAt[:0:0]
+		}
+		if m.c.opts.KeepUnacked {
+			clear(m.sentASDU[:acked])
+			m.sentASDU = m.sentASDU[acked:]
+			if len(m.sentASDU) == 0 {
+				m.sentASDU = m.sentASDU[:0:0]
+			}
 		}
 	}
 	// A peer that asked us to stop confirms once all we sent is acknowledged.

@@ -1,6 +1,7 @@
 package iec104
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -121,11 +122,18 @@ type harness struct {
 // start runs a Conn of role r over a net.Pipe inside the current bubble.
 func start(t *testing.T, r Role, cfg Config) *harness {
 	t.Helper()
+	return startOpts(t, Options{Role: r, Config: cfg})
+}
+
+// startOpts is start with more options; OnASDU is the harness's.
+func startOpts(t *testing.T, opts Options) *harness {
+	t.Helper()
 	a, b := net.Pipe()
 	h := &harness{t: t, runErr: make(chan error, 1), asdus: make(chan []byte, 100000)}
-	c, err := NewConn(a, Options{Role: r, Config: cfg, OnASDU: func(asdu []byte) {
+	opts.OnASDU = func(asdu []byte) {
 		h.asdus <- append([]byte(nil), asdu...)
-	}})
+	}
+	c, err := NewConn(a, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,6 +366,74 @@ func TestKWindowStallAndResume(t *testing.T) {
 		}
 		h.p.write(AppendS(nil, n))
 		h.p.quiet()
+	})
+}
+
+// TestUnacknowledgedKept: with KeepUnacked, the ASDUs the peer never
+// acknowledged come back after the connection ends, sent ones first (oldest
+// first), then queued ones, whether Send or Queue gave them and even when the
+// sender reused its buffer.
+func TestUnacknowledgedKept(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.K = 4
+		cfg.W = 2
+		h := startOpts(t, Options{Role: Controlled, Config: cfg, KeepUnacked: true})
+		h.activatePeer()
+		buf := make([]byte, 0, 64)
+		for i := range 3 { // 0..2 by Send, with one buffer rewritten each time
+			buf = append(buf[:0], testASDU(i)...)
+			if err := h.c.Send(context.Background(), buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 3; i < 7; i++ { // 3 goes out, 4..6 wait for the window
+			if err := h.c.Queue(testASDU(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 4 {
+			h.p.expectI(uint16(i), 0)
+		}
+		h.p.write(AppendS(nil, 2)) // 0 and 1 acknowledged: 4 and 5 may go
+		h.p.expectI(4, 0)
+		h.p.expectI(5, 0)
+		if got := h.c.Unacknowledged(); got != nil {
+			t.Fatalf("Unacknowledged before the end = %d ASDUs, want nil", len(got))
+		}
+		h.p.quiet()
+		h.cancel()
+		<-h.c.Done()
+		got := h.c.Unacknowledged()
+		var want [][]byte
+		for i := 2; i < 7; i++ {
+			want = append(want, testASDU(i))
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d unacknowledged ASDUs, want %d (2..6)", len(got), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Errorf("unacknowledged[%d] = % X, want % X", i, got[i], want[i])
+			}
+		}
+	})
+}
+
+// TestUnacknowledgedOff: without KeepUnacked nothing is kept.
+func TestUnacknowledgedOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, Controlled, DefaultConfig())
+		h.activatePeer()
+		if err := h.c.Send(context.Background(), testASDU(1)); err != nil {
+			t.Fatal(err)
+		}
+		h.p.expectI(0, 0)
+		h.cancel()
+		<-h.c.Done()
+		if got := h.c.Unacknowledged(); got != nil {
+			t.Fatalf("Unacknowledged = %d ASDUs without KeepUnacked, want nil", len(got))
+		}
 	})
 }
 
