@@ -42,6 +42,7 @@ const (
 	DefaultTrafficBuffer            = 500
 	DefaultTimeZone                 = "UTC"
 	DefaultSelectTimeout            = 30 * time.Second
+	maxEventBuffer                  = 4096 // sim.MaxEventBuffer (config does not import sim)
 	DefaultResponseTimeout          = 10 * time.Second
 	DefaultSimulatorRate            = 1.0
 )
@@ -320,6 +321,26 @@ func (k *checker) tls(path string, t *TLS) {
 		if err != nil || len(b) != sha256.Size {
 			k.fail(index(join(path, "pins"), i), "%q is not a SHA-256 fingerprint (want 64 hex digits, colons allowed)", pin)
 		}
+	}
+	if k.given(join(path, "server_name")) {
+		k.serverName(join(path, "server_name"), t.ServerName)
+	}
+}
+
+// serverName checks the name a station's certificate must carry: a host
+// name, an IP address or a common name, without port or wildcard.
+func (k *checker) serverName(path, name string) {
+	switch {
+	case name == "":
+		k.fail(path, "empty: give the name the station's certificate carries, or leave server_name out")
+	case strings.TrimSpace(name) != name:
+		k.fail(path, "%q has leading or trailing spaces", name)
+	case strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }):
+		k.fail(path, "%q contains control characters", name)
+	case strings.Contains(name, "*"):
+		k.fail(path, "%q: want the station's own name, not a wildcard", name)
+	case strings.Contains(name, ":") && net.ParseIP(name) == nil:
+		k.fail(path, "%q: want a host name or an IP address, without port or brackets", name)
 	}
 }
 
@@ -826,8 +847,14 @@ func (k *checker) checkSimulators() {
 		}
 		if s.TLS != nil {
 			k.tls(join(p, "tls"), s.TLS)
+			if k.given(join(join(p, "tls"), "server_name")) {
+				k.fail(join(join(p, "tls"), "server_name"), "only a link checks its peer's name; a simulator checks the master's certificate by ca and pins")
+			}
 		}
 		k.duration(join(p, "select_timeout"), &s.SelectTimeout, DefaultSelectTimeout)
+		if s.EventBuffer < 0 || s.EventBuffer > maxEventBuffer {
+			k.fail(join(p, "event_buffer"), "%d out of range 0..%d", s.EventBuffer, maxEventBuffer)
+		}
 	}
 }
 

@@ -144,6 +144,11 @@ type TLS struct {
 	// Pins, when given, are the only peer certificates accepted: SHA-256
 	// of the leaf certificate's DER, 64 hex digits, colons allowed.
 	Pins []string `yaml:"pins"`
+	// ServerName, links only: when given, the station's certificate must
+	// carry this name, as a DNS or IP subjectAltName, or as its common
+	// name when it has no DNS or IP subjectAltName (CN-only certificates).
+	// Empty: names are not checked (the address dialled never counts as one).
+	ServerName string `yaml:"server_name"`
 }
 
 // Interrogation is the general interrogation (C_IC_NA_1) of a link. A
@@ -412,6 +417,11 @@ type Simulator struct {
 	// second) or "substation" (the process model of a substation, which
 	// binds to the points by their IDs; see package demo). Default random.
 	Model string `yaml:"model"`
+	// EventBuffer is how many spontaneous ASDUs the simulator keeps while no
+	// master is started, and gives back when a connection ends with some
+	// unacknowledged, for the next started connection (as lib60870's server
+	// in its default mode), 0..4096. Default 0: such events are lost.
+	EventBuffer int `yaml:"event_buffer"`
 }
 
 // Simulator models.
@@ -469,7 +479,8 @@ func (t *TLS) iec104() *iec104.TLSConfig {
 	if t == nil {
 		return nil
 	}
-	return &iec104.TLSConfig{CertFile: t.Cert, KeyFile: t.Key, CAFile: t.CA, Pins: append([]string(nil), t.Pins...)}
+	return &iec104.TLSConfig{CertFile: t.Cert, KeyFile: t.Key, CAFile: t.CA, Pins: append([]string(nil), t.Pins...),
+		PeerName: t.ServerName}
 }
 
 // Location returns the time zone of the station's time tags.

@@ -296,7 +296,7 @@ links:
   - name: a
     addresses: ["h:1"]
     ca: 1
-    tls: {cert: master.pem, key: master-key.pem, ca: ca.pem, pins: ["` + fingerprint(t, filepath.Join(dir, "rtu.pem")) + `"]}
+    tls: {cert: master.pem, key: master-key.pem, ca: ca.pem, pins: ["` + fingerprint(t, filepath.Join(dir, "rtu.pem")) + `"], server_name: rtu-a}
     capture: {dir: /tmp/abs}
   - name: b
     addresses: ["h:2"]
@@ -328,7 +328,7 @@ simulators:
 		}
 	}
 	want := &iec104.TLSConfig{CertFile: at("master.pem"), KeyFile: at("master-key.pem"), CAFile: at("ca.pem"),
-		Pins: []string{fingerprint(t, at("rtu.pem"))}}
+		Pins: []string{fingerprint(t, at("rtu.pem"))}, PeerName: "rtu-a"}
 	if got := c.Links[0].TLSConfig(); !equalJSON(got, want) {
 		t.Errorf("TLSConfig() = %+v, want %+v", got, want)
 	}
@@ -361,6 +361,47 @@ links:
 	want := []string{
 		path + ":2:8: tls: cert and key do not load: private key does not match public key",
 		path + `:7:44: ca: no PEM certificate in "` + filepath.Join(dir, "empty.pem") + `"`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestTLSServerName(t *testing.T) {
+	dir := t.TempDir()
+	writeCert(t, dir, "a")
+	link := func(name, serverName string) string {
+		return `
+  - name: ` + name + `
+    addresses: ["` + name + `:1"]
+    ca: 1
+    tls: {cert: a.pem, key: a-key.pem, ca: a.pem, server_name: ` + serverName + `}`
+	}
+	for _, good := range []string{"rtu-north", "rtu-north.example.", "10.1.2.3", "'::1'", "'Station 12'"} {
+		cfg := "links:" + link("l", good)
+		c, err := Parse(filepath.Join(dir, "t.yaml"), []byte(cfg))
+		if err != nil {
+			t.Errorf("server_name %s: %v", good, err)
+			continue
+		}
+		if got, want := c.Links[0].TLSConfig().PeerName, strings.Trim(good, "'"); got != want {
+			t.Errorf("server_name %s: PeerName %q, want %q", good, got, want)
+		}
+	}
+	cfg := `links:` + link("a", `""`) + link("b", `" rtu"`) + link("c", `"*.example"`) + link("d", `"rtu:19998"`) + link("e", `"[::1]"`) + `
+simulators:
+  - {link: a, listen: "h:9", tls: {cert: a.pem, key: a-key.pem, ca: a.pem, server_name: hmi}}
+`
+	path := filepath.Join(dir, "t.yaml")
+	_, err := Parse(path, []byte(cfg))
+	got := messages(t, err)
+	want := []string{
+		path + `:5:64: server_name: empty: give the name the station's certificate carries, or leave server_name out`,
+		path + `:9:64: server_name: " rtu" has leading or trailing spaces`,
+		path + `:13:64: server_name: "*.example": want the station's own name, not a wildcard`,
+		path + `:17:64: server_name: "rtu:19998": want a host name or an IP address, without port or brackets`,
+		path + `:21:64: server_name: "[::1]": want a host name or an IP address, without port or brackets`,
+		path + `:23:89: server_name: only a link checks its peer's name; a simulator checks the master's certificate by ca and pins`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

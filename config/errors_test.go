@@ -688,7 +688,7 @@ simulators:
   - {name: a, addresses: ["h:1"], ca: 1}
 simulators:
   - {link: a, listen: "h:1", rate: -1, select_timeout: 0s}
-  - {link: a, listen: "h:2", rate: 100001}
+  - {link: a, listen: "h:2", rate: 100001, event_buffer: 4097}
   - {name: "", link: a, listen: "h:3"}
   - {name: x, link: a, listen: h}
 `,
@@ -697,6 +697,7 @@ simulators:
 			"t.yaml:4:56: select_timeout: must be more than 0",
 			"t.yaml:5:5: name: required: the default, the link's name \"a\", already names the simulator at line 4",
 			"t.yaml:5:36: rate: 100001 out of range 0..100000",
+			"t.yaml:5:58: event_buffer: 4097 out of range 0..4096",
 			"t.yaml:6:12: name: must not be empty",
 			"t.yaml:7:32: listen: \"h\": want host:port",
 		},

@@ -5,11 +5,15 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"hmi/frontstation/iec104"
@@ -532,7 +536,14 @@ func (l *Link) activate(ctx, connCtx context.Context) *iec104.Conn {
 			return nil
 		}
 		if err := cand.StartDT(ctx); err != nil {
-			l.log.Warn("STARTDT failed", "address", addr, "err", err)
+			switch why, _ := tlsFailure(err, false); {
+			case why != "": // serve reports it as a security event
+			case l.cfg.TLS == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+				l.log.Warn("STARTDT failed", "address", addr, "err", err,
+					"hint", "the station closed the connection: does it expect TLS, or accept no other master?")
+			default:
+				l.log.Warn("STARTDT failed", "address", addr, "err", err)
+			}
 			if ctx.Err() == nil {
 				l.onceFailed(idx, fmt.Errorf("frontstation: link %s: STARTDT on %s: %w", l.cfg.Name, addr, err))
 			}
@@ -601,21 +612,67 @@ func (l *Link) supervise(ctx context.Context, i int) {
 }
 
 func (l *Link) connectFailed(addr string, err error) {
-	var tlsErr bool
-	var rec tls.RecordHeaderError
-	var cv *tls.CertificateVerificationError
-	switch {
-	case errors.Is(err, iec104.ErrPeerUntrusted), errors.Is(err, iec104.ErrPeerNotPinned), errors.Is(err, iec104.ErrNoPeerCert),
-		errors.As(err, &rec), errors.As(err, &cv):
-		tlsErr = true
+	// A link that has never been active has had no SetCommFail yet: its points were only "no value". Once an
+	// attempt fails they show the communication failure (no change when they already do).
+	l.mu.Lock()
+	idle := l.active == nil
+	l.mu.Unlock()
+	if idle {
+		l.cache.SetCommFail(l.cfg.Name, true, time.Now())
 	}
-	if tlsErr {
+	if why, detail := tlsFailure(err, l.cfg.TLS != nil); why != "" {
 		l.countErr("tls")
-		l.security("tls", "", "TLS connection to %s refused: %v", addr, err)
+		l.security("tls", "", "TLS connection to %s refused: %s: %v", addr, why, detail)
 		return
 	}
 	l.countErr("connect")
 	l.log.Debug("connect failed", "address", addr, "err", err)
+}
+
+// certAlerts are the TLS alerts of a peer that refuses our certificate.
+var certAlerts = []string{
+	"tls: bad certificate", "tls: unsupported certificate", "tls: revoked certificate", "tls: expired certificate",
+	"tls: unknown certificate", "tls: unknown certificate authority", "tls: access denied", "tls: certificate required",
+}
+
+// tlsFailure says why a TLS connection failed, for its security event, and
+// the error to show with it; why is "" for no TLS failure. handshake: err
+// is from iec104.Dial with TLS, so whatever did not fail the TCP connection
+// failed the handshake. The station's refusal of our certificate shows in
+// TLS 1.2 as the handshake's error, in TLS 1.3 at the first read, after
+// Dial returned.
+func tlsFailure(err error, handshake bool) (why string, detail error) {
+	var op *net.OpError
+	var rec tls.RecordHeaderError
+	var cv *tls.CertificateVerificationError
+	switch {
+	case errors.Is(err, iec104.ErrPeerExpired):
+		return "station certificate expired", err
+	case errors.Is(err, iec104.ErrPeerNotYetValid):
+		return "station certificate not yet valid", err
+	case errors.Is(err, iec104.ErrPeerUntrusted), errors.As(err, &cv):
+		return "station certificate not trusted", err
+	case errors.Is(err, iec104.ErrPeerName):
+		return "station certificate name mismatch", err
+	case errors.Is(err, iec104.ErrPeerNotPinned):
+		return "station certificate not pinned", err
+	case errors.Is(err, iec104.ErrNoPeerCert):
+		return "station sent no certificate", err
+	case errors.As(err, &op) && op.Op == "remote error":
+		if slices.Contains(certAlerts, op.Err.Error()) {
+			return "station refused our certificate", op
+		}
+		return "station refused the TLS connection", op
+	case errors.As(err, &rec):
+		return "station does not speak TLS", err
+	case !handshake, errors.As(err, &op) && op.Op == "dial", errors.Is(err, context.Canceled):
+		return "", nil
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return "no TLS handshake from the station within t0", err
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		return "station closed the connection during the TLS handshake (does it speak TLS?)", err
+	}
+	return "TLS handshake failed", err
 }
 
 // serve runs one connection to address i until it ends.
@@ -679,6 +736,15 @@ func (l *Link) serve(ctx context.Context, i int, nc net.Conn) (time.Duration, er
 			}
 			l.countErr(kind)
 			l.event(EventAnomaly, "", "connection to %s closed: %v", addr, err)
+		} else if why, detail := tlsFailure(err, false); why != "" {
+			// A TLS 1.3 station refuses our certificate after our handshake
+			// is complete: its alert is the first thing we read.
+			l.countErr("tls")
+			if st := c.Stats(); st.RxI+st.RxS+st.RxU == 0 {
+				l.security("tls", "", "TLS connection to %s refused: %s: %v", addr, why, detail)
+			} else {
+				l.security("tls", "", "TLS connection to %s ended: %s: %v", addr, why, detail)
+			}
 		} else {
 			l.countErr("io")
 		}

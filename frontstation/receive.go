@@ -202,7 +202,7 @@ func formatAddr(k addrKey) string {
 func (l *Link) systemResponse(a iec104.ASDU, now time.Time) {
 	l.mu.Lock()
 	sent, pending := l.pendingSys[a.Type]
-	var done bool
+	var done, stationGI bool
 	var result error // for a waiting System call
 	switch {
 	case !pending:
@@ -223,6 +223,7 @@ func (l *Link) systemResponse(a iec104.ASDU, now time.Time) {
 		if a.Type == iec104.C_IC_NA_1 && !l.giStart.IsZero() {
 			l.lastGI, l.giTime, l.giStart = now, now.Sub(l.giStart), time.Time{}
 		}
+		stationGI = a.Type == iec104.C_IC_NA_1 && stationQOI(a)
 	}
 	if w := l.sysWaits[a.Type]; done && w != nil {
 		delete(l.sysWaits, a.Type)
@@ -238,4 +239,17 @@ func (l *Link) systemResponse(a iec104.ASDU, now time.Time) {
 	case done:
 		l.log.Debug("system command complete", "type", a.Type, "cause", a.Cause, "took", now.Sub(sent))
 	}
+	if stationGI {
+		// The station has sent all it has: the link's points are no longer
+		// in commfail, also those it did not send (they keep their values).
+		l.cache.SetCommFail(l.cfg.Name, false, now)
+	}
+}
+
+// stationQOI reports whether an interrogation ASDU carries QOI 20: the
+// station interrogation, not a group's.
+func stationQOI(a iec104.ASDU) bool {
+	var buf [1]iec104.Object
+	objs, err := a.Objects(buf[:0])
+	return err == nil && len(objs) == 1 && objs[0].Qualifier == 20
 }

@@ -40,6 +40,14 @@ type Options struct {
 	// a process model reacts to the operation. It runs on the connection's
 	// worker and must not block.
 	OnExecute func(pointIOA uint32)
+	// EventBuffer, when above 0, gives the station an event buffer of that
+	// many ASDUs (at most MaxEventBuffer), as lib60870's server keeps in its
+	// default mode: spontaneous data made while no connection is started
+	// is kept, as are the spontaneous ASDUs a connection that ends did not
+	// get acknowledged, and the next started connection receives them
+	// first. 0: such data is lost, as in lib60870's
+	// connection-is-redundancy-group mode.
+	EventBuffer int
 }
 
 // Server simulates one outstation (one common address) for any number of
@@ -68,6 +76,9 @@ type Server struct {
 	sessions map[*session]chan struct{} // all sessions; value: closed when the session stops being started, nil while not started
 	nextID   uint64
 	started  chan struct{} // capacity 1: a session has become started
+	events   *eventBuffer  // nil without Options.EventBuffer; guarded by smu
+
+	faults faultState // fault injection (fault.go)
 }
 
 // New checks the options and builds a server.
@@ -87,6 +98,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Location == nil {
 		opts.Location = time.UTC
 	}
+	if opts.EventBuffer < 0 || opts.EventBuffer > MaxEventBuffer {
+		return nil, fmt.Errorf("sim: event buffer %d, want 0..%d ASDUs", opts.EventBuffer, MaxEventBuffer)
+	}
 	s := &Server{
 		opts:     opts,
 		log:      opts.Logger,
@@ -97,6 +111,9 @@ func New(opts Options) (*Server, error) {
 		rng:      rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x5157_0104)),
 		sessions: make(map[*session]chan struct{}),
 		started:  make(chan struct{}, 1),
+	}
+	if opts.EventBuffer > 0 {
+		s.events = &eventBuffer{max: opts.EventBuffer}
 	}
 	for _, pc := range opts.Config.Points {
 		p := &point{Point: pc, obj: objectOf(pc)}
@@ -176,7 +193,7 @@ func (s *Server) Set(ioa uint32, value float64, q iec104.Quality) error {
 	if err != nil {
 		return fmt.Errorf("sim: %w", err)
 	}
-	s.queueAll(nil, b)
+	s.report(b)
 	return nil
 }
 
@@ -223,6 +240,7 @@ type session struct {
 	id    uint64
 	srv   *Server
 	conn  *iec104.Conn
+	raw   *rawConn // under conn: Inject writes raw frames through it
 	log   *slog.Logger
 	reqs  chan []byte // received ASDUs, for the worker
 	spont chan []byte // spontaneous ASDUs, for the sender
@@ -263,12 +281,14 @@ func (s *Server) serve(ctx context.Context, nc net.Conn) {
 	s.sessions[ss] = nil
 	s.smu.Unlock()
 
-	conn, err := iec104.NewConn(nc, iec104.Options{
-		Role:    iec104.Controlled,
-		Config:  s.opts.Link,
-		OnASDU:  ss.onASDU,
-		OnState: ss.onState,
-		Logger:  s.log,
+	ss.raw = &rawConn{Conn: nc}
+	conn, err := iec104.NewConn(ss.raw, iec104.Options{
+		Role:        iec104.Controlled,
+		Config:      s.opts.Link,
+		KeepUnacked: s.events != nil,
+		OnASDU:      ss.onASDU,
+		OnState:     ss.onState,
+		Logger:      s.log,
 	})
 	if err != nil { // the configuration was validated in New
 		ss.log.Error("sim: connection", "err", err)
@@ -286,6 +306,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn) {
 	err = conn.Run(cctx)
 	cancel()
 	wg.Wait()
+	s.giveBack(ss)
 	s.drop(ss)
 	switch {
 	case err == nil:
@@ -344,6 +365,9 @@ func (ss *session) work(ctx context.Context) {
 	for {
 		select {
 		case b := <-ss.reqs:
+			if !ss.srv.holdCommand(ctx, ss.log, b) { // a command fault: no answer
+				continue
+			}
 			if err := ss.srv.handle(r, b); err != nil {
 				ss.log.Debug("sim: answer not sent", "err", err)
 			}
@@ -375,6 +399,7 @@ func (ss *session) send(ctx context.Context) {
 func (s *Server) subscribe(ss *session) {
 	s.smu.Lock()
 	if gone, ok := s.sessions[ss]; ok && gone == nil {
+		s.drainTo(ss)
 		s.sessions[ss] = make(chan struct{})
 	}
 	s.smu.Unlock()
@@ -427,10 +452,17 @@ func (s *Server) queueAll(except *session, b []byte) {
 // session's queue is full. It returns false when ctx ended.
 func (s *Server) publish(ctx context.Context, subs []subscriber, asdus [][]byte) bool {
 	for _, sub := range subs {
+	asdus:
 		for _, b := range asdus {
+			select {
+			case <-sub.gone: // checked first: a session that stopped must not get more
+				break asdus
+			default:
+			}
 			select {
 			case sub.ss.spont <- b:
 			case <-sub.gone:
+				break asdus
 			case <-ctx.Done():
 				return false
 			}
@@ -476,7 +508,10 @@ func (s *Server) generateRate(ctx context.Context, rate float64) {
 			}
 			tokens -= float64(n)
 			subs = s.subscribers(subs[:0])
-			asdus := s.randomChanges(n, len(subs) > 0)
+			asdus := s.randomChanges(n, len(subs) > 0 || s.events != nil)
+			if len(subs) == 0 && s.events != nil {
+				subs = s.bufferUnlessStarted(asdus, subs)
+			}
 			if !s.publish(ctx, subs, asdus) {
 				return
 			}

@@ -22,6 +22,7 @@ type statsJSON struct {
 	TxObjects  uint64            `json:"tx_objects"`
 	Errors     uint64            `json:"errors"`
 	Reconnects uint64            `json:"reconnects"`
+	Replays    uint64            `json:"replays"` // time-tagged events received again (after a reconnect), not applied
 	ByKind     map[string]uint64 `json:"errors_by_kind,omitempty"`
 }
 
@@ -29,7 +30,7 @@ func linkObject(l LinkInfo) linkJSON {
 	return linkJSON{
 		Name: l.Name, State: l.State, Address: l.Address, Since: timePtr(l.Since),
 		Stats: statsJSON{RxFrames: l.Stats.RxFrames, TxFrames: l.Stats.TxFrames, RxObjects: l.Stats.RxObjects,
-			TxObjects: l.Stats.TxObjects, Errors: l.Stats.Errors, Reconnects: l.Stats.Reconnects, ByKind: l.Stats.ErrorsByKind},
+			TxObjects: l.Stats.TxObjects, Errors: l.Stats.Errors, Reconnects: l.Stats.Reconnects, Replays: l.Stats.Replays, ByKind: l.Stats.ErrorsByKind},
 		LastInterrogation: timePtr(l.Stats.LastInterrogation),
 	}
 }

@@ -191,6 +191,7 @@ type LinkStats struct {
 	Errors               uint64            // all kinds
 	ErrorsByKind         map[string]uint64 // may be nil
 	Reconnects           uint64
+	Replays              uint64 // time-tagged events received again (a station's buffer after a reconnect), not applied
 	LastInterrogation    time.Time
 	InterrogationTime    time.Duration
 	TestRTT              time.Duration

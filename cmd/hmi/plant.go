@@ -176,7 +176,7 @@ func simulatorOf(cfg *config.Config, sc *config.Simulator, log *slog.Logger) (*p
 		}
 	}
 	opts := sim.Options{Config: sconf, Rate: sc.Rate, Link: lc.APCI(), Location: lc.Location(),
-		Logger: log.With("simulator", sc.Name)}
+		EventBuffer: sc.EventBuffer, Logger: log.With("simulator", sc.Name)}
 	if t := sc.TLSConfig(); t != nil {
 		tc, err := t.Server()
 		if err != nil {

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"hmi/frontstation/iec104"
 	"hmi/sim"
@@ -50,6 +53,22 @@ A station file (--config FILE):
 
 TLS (IEC 62351-3): give all of --tls-cert, --tls-key and --tls-ca, e.g.
   hmi sim --listen :19998 --tls-cert rtu.pem --tls-key rtu.key --tls-ca ca.pem
+
+Faults, to see how a master copes (--fault KIND[@DURATION], repeatable):
+every DURATION (default 10s) the station commits KIND once on every
+started connection:
+  wrong_ns               an I-frame whose N(S) skips one
+  ack_outside_window     an S-frame acknowledging I-frames never sent
+  garbage                16 octets that are not 0x68 where a frame starts
+  short_apdu             an APDU of length 3 (68 03 01 00 00)
+  objects_beyond_bytes   an ASDU whose VSQ counts 2 objects, holding one
+  unknown_type           an ASDU of type 200
+  testfr_flood           100 TESTFR act at once
+  unsolicited_actcon     an ACTCON of the first command, never sent to it
+or it answers every process command (select, execute, cancel):
+  no_actcon              never
+  late_actcon@DURATION   after DURATION
+e.g. hmi sim --fault garbage@30s --fault late_actcon@15s
 
 Exit status: 0 after an interrupt; 1 when it cannot listen or run (TLS
 files that cannot be read); 2 wrong flags or arguments, or a station file
@@ -101,6 +120,8 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logs       = fs.logFlags("info")
 	)
 	fs.Var(&rate, "rate", "spontaneous changes per second: a number `R` (0: none), or max: as fast as the master acknowledges, in full ASDUs")
+	var faultArgs stringsFlag
+	fs.Var(&faultArgs, "fault", "misbehave on purpose as `KIND[@DURATION]` says (see Faults above; repeatable)")
 	pos, code, ok := fs.parse(args)
 	if !ok {
 		return code
@@ -151,6 +172,10 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.SelectTimeout = *selTimeout
 	}
+	faults, err := parseFaults(faultArgs)
+	if err != nil {
+		return usageErr("%v", err)
+	}
 	link := iec104.DefaultConfig()
 	link.K, link.W = *k, *w
 	if err := link.Validate(); err != nil {
@@ -191,6 +216,13 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
+	for _, f := range faults {
+		if f.kind.IsCommandMode() {
+			if err := srv.SetCommandFault(f.kind, f.every); err != nil {
+				return usageErr("--fault: %v", strings.TrimPrefix(err.Error(), "sim: "))
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "hmi sim: cannot listen on %s: %v\n", *listen, err)
@@ -202,9 +234,79 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "hmi sim: listening on %s (%s), common address %d, %d points, %d commands, %s spontaneous changes/s\n",
 		ln.Addr(), proto, cfg.CA, len(cfg.Points), len(cfg.Commands), rate.String())
-	if err := srv.Run(ctx, ln); err != nil {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop() // ends the injectors when Run fails
+	for _, f := range faults {
+		if !f.kind.IsCommandMode() {
+			wg.Go(func() { injectEvery(runCtx, srv, f, log) })
+		}
+	}
+	if err := srv.Run(runCtx, ln); err != nil {
 		fmt.Fprintf(stderr, "hmi sim: %v\n", err)
 		return exitFailure
 	}
 	return exitOK
+}
+
+// simFault is one --fault: a fault injected every period, or a command
+// mode and its delay.
+type simFault struct {
+	kind  sim.FaultKind
+	every time.Duration // the period; late_actcon: the delay; no_actcon: 0
+}
+
+// parseFaults parses the --fault arguments KIND[@DURATION].
+func parseFaults(args []string) ([]simFault, error) {
+	var out []simFault
+	modes := 0
+	for _, a := range args {
+		name, d, hasD := strings.Cut(a, "@")
+		kind, err := sim.ParseFaultKind(name)
+		if err != nil {
+			return nil, fmt.Errorf("--fault %s: %v", a, strings.TrimPrefix(err.Error(), "sim: "))
+		}
+		f := simFault{kind: kind, every: 10 * time.Second}
+		if hasD {
+			if f.every, err = time.ParseDuration(d); err != nil || f.every <= 0 {
+				return nil, fmt.Errorf("--fault %s: want a positive duration after @, e.g. %s@30s", a, name)
+			}
+		}
+		switch {
+		case kind == sim.NoActCon && hasD:
+			return nil, fmt.Errorf("--fault %s: %v takes no @DURATION", a, kind)
+		case kind == sim.NoActCon:
+			f.every = 0
+		case kind == sim.LateActCon && !hasD:
+			return nil, fmt.Errorf("--fault %s: say how late, e.g. %v@15s", a, kind)
+		}
+		if kind.IsCommandMode() {
+			if modes++; modes > 1 {
+				return nil, fmt.Errorf("--fault: at most one of %v and %v", sim.NoActCon, sim.LateActCon)
+			}
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// injectEvery injects f every f.every until ctx ends. A period without a
+// started connection is not an error.
+func injectEvery(ctx context.Context, srv *sim.Server, f simFault, log *slog.Logger) {
+	t := time.NewTicker(f.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			switch err := srv.Inject(sim.Fault{Kind: f.kind}); {
+			case errors.Is(err, sim.ErrNoConnection):
+				log.Debug("sim: fault not injected", "fault", f.kind, "err", err)
+			case err != nil:
+				log.Warn("sim: fault not injected", "fault", f.kind, "err", err)
+			}
+		}
+	}
 }

@@ -149,7 +149,7 @@ func linkInfo(l *frontstation.Link) web.LinkInfo {
 	}
 	return web.LinkInfo{Name: l.Name(), State: st.String(), Address: l.Address(), Since: since, Stats: web.LinkStats{
 		RxFrames: s.RxFrames, TxFrames: s.TxFrames, RxObjects: s.RxObjects, TxObjects: s.TxObjects,
-		Errors: errs, ErrorsByKind: s.Errors, Reconnects: s.Reconnects,
+		Errors: errs, ErrorsByKind: s.Errors, Reconnects: s.Reconnects, Replays: s.Replays,
 		LastInterrogation: s.LastInterrogation, InterrogationTime: s.InterrogationTime, TestRTT: s.TestRTT,
 	}}
 }

@@ -83,10 +83,15 @@ type ProtocolError struct {
 }
 
 func (e *ProtocolError) Error() string {
-	if e.Detail == "" {
-		return "iec104: " + e.Err.Error()
+	msg := e.Err.Error()
+	var de *DecodeError
+	if !errors.As(e.Err, &de) { // a DecodeError names the package itself
+		msg = "iec104: " + msg
 	}
-	return "iec104: " + e.Err.Error() + ": " + e.Detail
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
 }
 
 func (e *ProtocolError) Unwrap() error { return e.Err }

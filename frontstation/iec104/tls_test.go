@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -185,6 +186,11 @@ func TestTLS(t *testing.T) {
 		{name: "expired server certificate",
 			srv: with(server, func(c *TLSConfig) { c.CertFile, c.KeyFile = oldCert, oldKey }), cli: client,
 			srvWant: errAny, cliWnt: ErrPeerUntrusted},
+		{name: "station name checked, CN-only certificate",
+			srv: server, cli: with(client, func(c *TLSConfig) { c.PeerName = "rtu" })},
+		{name: "station name mismatch",
+			srv: server, cli: with(client, func(c *TLSConfig) { c.PeerName = "rtu-south" }),
+			srvWant: errAny, cliWnt: ErrPeerName},
 		{name: "client trusts only another CA",
 			srv: server, cli: with(client, func(c *TLSConfig) { c.CAFile = ca2.file }),
 			srvWant: errAny, cliWnt: ErrPeerUntrusted},
@@ -294,5 +300,118 @@ func TestPlainTCPToTLSPortFails(t *testing.T) {
 		t.Fatal("Run ended without error")
 	} else {
 		t.Logf("controlling station: %v", err)
+	}
+}
+
+// leaf returns a certificate the CA signed for cn, valid for an hour, with
+// mod applied to its template (names, validity).
+func (ca *testCA) leaf(t *testing.T, cn string, mod func(*x509.Certificate)) *x509.Certificate {
+	t.Helper()
+	key := newKey(t)
+	serial++
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
+	if mod != nil {
+		mod(tmpl)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func TestPeerVerifierName(t *testing.T) {
+	ca := newCA(t, t.TempDir(), "ca")
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.cert)
+	cnOnly := ca.leaf(t, "rtu-north", nil)
+	cnIP := ca.leaf(t, "10.1.2.3", nil)
+	sans := ca.leaf(t, "rtu-north", func(c *x509.Certificate) {
+		c.DNSNames = []string{"rtu-n.example", "*.rtu.example"}
+		c.IPAddresses = []net.IP{net.IPv4(10, 1, 2, 3), net.IPv6loopback}
+	})
+	for _, tc := range []struct {
+		cert *x509.Certificate
+		name string
+		ok   bool
+		msg  string // in the error
+	}{
+		{cnOnly, "", true, ""},
+		{cnOnly, "rtu-north", true, ""},
+		{cnOnly, "RTU-North.", true, ""},
+		{cnOnly, "rtu-south", false, `want "rtu-south", subject "CN=rtu-north" has no DNS or IP subjectAltName and common name "rtu-north"`},
+		{cnIP, "10.1.2.3", true, ""},
+		{cnIP, "10.1.2.4", false, `common name "10.1.2.3"`},
+		{sans, "rtu-n.example", true, ""},
+		{sans, "RTU-N.example", true, ""},
+		{sans, "a.rtu.example", true, ""},
+		{sans, "a.b.rtu.example", false, "DNS:*.rtu.example"},
+		{sans, "10.1.2.3", true, ""},
+		{sans, "::1", true, ""},
+		{sans, "10.1.2.4", false, `want "10.1.2.4", subject "CN=rtu-north" has subjectAltName DNS:rtu-n.example, DNS:*.rtu.example, IP:10.1.2.3, IP:::1`},
+		// With subjectAltNames the common name does not count.
+		{sans, "rtu-north", false, "peer certificate name mismatch"},
+	} {
+		err := PeerVerifier{Roots: roots, Name: tc.name}.Verify(tls.ConnectionState{PeerCertificates: []*x509.Certificate{tc.cert}})
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%s, name %q: %v", tc.cert.Subject, tc.name, err)
+		case !tc.ok && !errors.Is(err, ErrPeerName):
+			t.Errorf("%s, name %q: got %v, want ErrPeerName", tc.cert.Subject, tc.name, err)
+		case !tc.ok && !strings.Contains(err.Error(), tc.msg):
+			t.Errorf("%s, name %q: %q does not say %q", tc.cert.Subject, tc.name, err, tc.msg)
+		}
+	}
+	// The chain is checked before the name, the name before the pins.
+	other := newCA(t, t.TempDir(), "other")
+	rogue := other.leaf(t, "rtu-north", nil)
+	if err := (PeerVerifier{Roots: roots, Name: "rtu-north"}).Verify(tls.ConnectionState{PeerCertificates: []*x509.Certificate{rogue}}); !errors.Is(err, ErrPeerUntrusted) {
+		t.Errorf("certificate of another CA with the right name: got %v, want ErrPeerUntrusted", err)
+	}
+	v := PeerVerifier{Roots: roots, Name: "rtu-south", Pins: [][32]byte{{1}}}
+	if err := v.Verify(tls.ConnectionState{PeerCertificates: []*x509.Certificate{cnOnly}}); !errors.Is(err, ErrPeerName) {
+		t.Errorf("wrong name, not pinned: got %v, want ErrPeerName", err)
+	}
+}
+
+func TestPeerVerifierValidity(t *testing.T) {
+	dir := t.TempDir()
+	ca := newCA(t, dir, "ca")
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.cert)
+	notAfter := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
+	notBefore := time.Now().Add(24 * time.Hour).Truncate(time.Second)
+	expired := ca.leaf(t, "old", func(c *x509.Certificate) { c.NotBefore, c.NotAfter = notAfter.Add(-time.Hour), notAfter })
+	future := ca.leaf(t, "new", func(c *x509.Certificate) { c.NotBefore, c.NotAfter = notBefore, notBefore.Add(time.Hour) })
+	for _, tc := range []struct {
+		cert *x509.Certificate
+		want error
+		msg  string
+	}{
+		{expired, ErrPeerExpired, `peer certificate not trusted: subject "CN=old": certificate expired at ` + notAfter.UTC().Format(time.RFC3339)},
+		{future, ErrPeerNotYetValid, `peer certificate not trusted: subject "CN=new": certificate not yet valid: valid from ` + notBefore.UTC().Format(time.RFC3339)},
+	} {
+		err := PeerVerifier{Roots: roots}.Verify(tls.ConnectionState{PeerCertificates: []*x509.Certificate{tc.cert}})
+		if !errors.Is(err, tc.want) || !errors.Is(err, ErrPeerUntrusted) {
+			t.Errorf("%s: got %v, want %v and %v", tc.cert.Subject, err, tc.want, ErrPeerUntrusted)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%q does not say %q", err, tc.msg)
+		}
+		var inv x509.CertificateInvalidError
+		if !errors.As(err, &inv) {
+			t.Errorf("%v: the x509 error is not kept", err)
+		}
 	}
 }
