@@ -146,8 +146,12 @@ func (l *Link) monitor(a iec104.ASDU, now time.Time) {
 		if timed && !o.Time.Invalid && o.Time.Validate() == nil {
 			u.SourceTime = o.Time.Time(l.cfg.DeviceZone)
 			// A device repeats unacknowledged events after a reconnect or a
-			// switch-over: a time tag not newer than the point's has been seen.
-			if cur := l.cache.Get(pm.point); !cur.SourceTime.IsZero() && !u.SourceTime.After(cur.SourceTime) {
+			// switch-over: an older time tag than the point's has been seen,
+			// and so has the same time tag with the same value. The same time
+			// tag with another value is a new event: two changes within one
+			// millisecond (or one tick of a coarse device clock) are not lost.
+			if cur := l.cache.Get(pm.point); !cur.SourceTime.IsZero() &&
+				(u.SourceTime.Before(cur.SourceTime) || u.SourceTime.Equal(cur.SourceTime) && u.Value == cur.Value) {
 				l.replays.Add(1)
 				continue
 			}
