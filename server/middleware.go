@@ -152,11 +152,11 @@ func (s *Server) checkCSRF(next http.Handler) http.Handler {
 		token := r.Header.Get("X-CSRF-Token")
 		if token == "" && isForm(r) {
 			if err := r.ParseForm(); err != nil {
-				code := web.CodeInvalid
+				code, msg := web.CodeInvalid, "cannot read the form"
 				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-					code = web.CodeTooLarge
+					code, msg = web.CodeTooLarge, "request body too large"
 				}
-				s.app.Fail(w, r, &web.Error{Code: code, Message: "cannot read the form", Err: err})
+				s.app.Fail(w, r, &web.Error{Code: code, Message: msg, Err: err})
 				return
 			}
 			token = r.PostForm.Get("csrf_token")

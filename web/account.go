@@ -28,10 +28,12 @@ func (a *App) AccountPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	cur, pw, repeat := r.PostForm.Get("current"), r.PostForm.Get("new"), r.PostForm.Get("repeat")
 	now := a.cfg.Now()
-	if wait := a.throttle.wait(id.User.Name, id.Client, now); wait > 0 {
+	at, wait := a.throttle.begin(id.User.Name, id.Client, now)
+	if wait > 0 {
 		a.Fail(w, r, &Error{Code: CodeTooMany, Message: "too many wrong passwords: try again later", RetryAfter: wait})
 		return
 	}
+	defer at.abandon(now) // a check that ends without a verdict counts neither way
 	release, err := a.hashSlot(r.Context())
 	if err != nil {
 		a.Fail(w, r, err)
@@ -39,7 +41,7 @@ func (a *App) AccountPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	if !CheckPassword(id.User.PasswordHash, cur) {
-		a.throttle.fail(id.User.Name, id.Client, now)
+		at.fail(now)
 		a.redirectBack(w, r, "/account", "", "The current password is wrong.")
 		return
 	}

@@ -13,6 +13,13 @@ func (a *App) CommandExecute(w http.ResponseWriter, r *http.Request) {
 func (a *App) commandStep(w http.ResponseWriter, r *http.Request, step string) {
 	id := IdentityFrom(r.Context())
 	cid := param(r, "cid")
+	// The body carries nothing yet, but it must be empty or one JSON object: a request that is not what a client
+	// of the API sends acts on nothing.
+	var body struct{}
+	if err := decodeOptionalJSON(r, &body); err != nil {
+		a.Fail(w, r, err)
+		return
+	}
 	if a.deps.Commander == nil {
 		a.Fail(w, r, errorf(CodeUnavailable, "commands are not available on this server"))
 		return

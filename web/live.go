@@ -73,23 +73,40 @@ type ProtocolError struct{ Reason string }
 
 func (e *ProtocolError) Error() string { return "web: websocket protocol: " + e.Reason }
 
-// Handle handles a message of the client and returns the answer to send at once, if any: a snapshot after
-// subscribe, a pong after ping, the recent frames after traffic.
-func (l *Live) Handle(msg []byte) ([]byte, error) {
+// parseClientMessage decodes a message of the client and checks what does not depend on the client's state: the
+// size, the JSON, the type, the number of points of a subscribe. The error is a *ProtocolError.
+func parseClientMessage(msg []byte) (clientMessage, error) {
 	if len(msg) > MaxClientMessage {
-		return nil, &ProtocolError{Reason: "message too large"}
+		return clientMessage{}, &ProtocolError{Reason: "message too large"}
 	}
 	var m clientMessage
 	if err := json.Unmarshal(msg, &m); err != nil {
-		return nil, &ProtocolError{Reason: "message is not JSON"}
+		return clientMessage{}, &ProtocolError{Reason: "message is not JSON"}
+	}
+	switch m.Type {
+	case "ping", "traffic":
+	case "subscribe":
+		if len(m.Points) > MaxSubscription {
+			return clientMessage{}, &ProtocolError{Reason: fmt.Sprintf("more than %d points", MaxSubscription)}
+		}
+	default:
+		// The reason goes in a close frame, at most 123 bytes: quoted, 24 bytes of the type take at most 98 (\x7f).
+		return clientMessage{}, &ProtocolError{Reason: "unknown message type " + strconv.Quote(limitText(m.Type, 32))}
+	}
+	return m, nil
+}
+
+// Handle handles a message of the client and returns the answer to send at once, if any: a snapshot after
+// subscribe, a pong after ping, the recent frames after traffic.
+func (l *Live) Handle(msg []byte) ([]byte, error) {
+	m, err := parseClientMessage(msg)
+	if err != nil {
+		return nil, err
 	}
 	switch m.Type {
 	case "ping":
 		return []byte(`{"type":"pong"}`), nil
 	case "subscribe":
-		if len(m.Points) > MaxSubscription {
-			return nil, &ProtocolError{Reason: fmt.Sprintf("more than %d points", MaxSubscription)}
-		}
 		return l.subscribe(m.Points), nil
 	case "traffic":
 		if m.Link == "" {
@@ -109,7 +126,7 @@ func (l *Live) Handle(msg []byte) ([]byte, error) {
 		}
 		return l.Traffic(), nil
 	}
-	return nil, &ProtocolError{Reason: "unknown message type " + strconv.Quote(limitText(m.Type, 32))}
+	return nil, nil // parseClientMessage lets no other type through
 }
 
 // subscribe replaces the subscription with the points of ids that the user sees and returns the snapshot.

@@ -64,16 +64,19 @@ func (a *App) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimSpace(r.PostForm.Get("username"))
+	logName := limitText(name, 100) // a guessed name may be as long as the body: the log keeps its start
 	pw := r.PostForm.Get("password")
 	client := ClientAddr(r)
 	now := a.cfg.Now()
-	if wait := a.throttle.wait(name, client, now); wait > 0 {
-		a.log.Warn("web: login refused: throttled", "user", name, "client", client, "wait", wait.Round(time.Second))
+	at, wait := a.throttle.begin(name, client, now)
+	if wait > 0 {
+		a.log.Warn("web: login refused: throttled", "user", logName, "client", client, "wait", wait.Round(time.Second))
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds()+0.999)))
 		a.renderLogin(w, r, http.StatusTooManyRequests, name,
 			fmt.Sprintf("Too many failed logins: try again in %s.", wait.Round(time.Second)))
 		return
 	}
+	defer at.abandon(now) // a check that ends without a verdict (an error) counts neither way
 	release, err := a.hashSlot(r.Context())
 	if err != nil {
 		a.Fail(w, r, err)
@@ -92,12 +95,12 @@ func (a *App) Login(w http.ResponseWriter, r *http.Request) {
 		ok = CheckPassword(u.PasswordHash, pw) && !u.Disabled && u.Role.Valid()
 	}
 	if !ok {
-		a.throttle.fail(name, client, now)
-		a.log.Warn("web: login failed", "user", name, "client", client)
+		at.fail(now)
+		a.log.Warn("web: login failed", "user", logName, "client", client)
 		a.renderLogin(w, r, http.StatusUnauthorized, name, "Wrong user name or password.")
 		return
 	}
-	a.throttle.succeed(name)
+	at.succeed(now)
 	// A session this browser had (another user's, or its own) ends: a login always starts a new one.
 	if old, err := r.Cookie(a.cookieName(sessionCookie)); err == nil && old.Value != "" && len(old.Value) <= 128 {
 		if err := a.deps.Accounts.DeleteSession(r.Context(), hashToken(old.Value)); err != nil && !errors.Is(err, ErrNotFound) {

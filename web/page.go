@@ -238,7 +238,15 @@ func decodeJSON(r *http.Request, v any) error {
 		}
 		return wrapf(CodeInvalid, err, "invalid JSON: "+jsonProblem(err))
 	}
-	if dec.More() {
+	// Only white space may follow the value (dec.More alone let a stray '}' or ']' through, and a value padded past
+	// the limit).
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return wrapf(CodeTooLarge, err, "request body too large")
+		}
+		if err != nil {
+			return wrapf(CodeInvalid, err, "invalid JSON: "+jsonProblem(err))
+		}
 		return errorf(CodeInvalid, "invalid JSON: more than one value in the body")
 	}
 	return nil

@@ -67,10 +67,17 @@ func (a *App) PointsList(w http.ResponseWriter, r *http.Request) {
 		Kind: q.Get("kind"), Sort: q.Get("sort"),
 	}
 	var qmatch func(points.Quality) bool
+	var known []string
 	for _, qf := range qualityFilters {
 		if qf.value == f.Quality {
 			qmatch = qf.match
 		}
+		known = append(known, qf.value)
+	}
+	if f.Quality != "" && qmatch == nil {
+		// An unknown quality must not list every point as if there were no filter.
+		a.Fail(w, r, errorf(CodeInvalid, "quality: want one of "+strings.Join(known, ", ")))
+		return
 	}
 	words := strings.Fields(strings.ToLower(f.Text))
 	var rows []templates.PointRow

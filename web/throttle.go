@@ -1,6 +1,8 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/netip"
 	"strings"
 	"sync"
@@ -9,7 +11,9 @@ import (
 
 // ThrottleConfig bounds login attempts. After Free failures of an account, or from a client address, within Window,
 // each further failure locks that key for Base, doubling with every failure up to Max. A lock refuses every attempt,
-// right or wrong, until it ends. A success clears the account's failures (not the address's).
+// right or wrong, until it ends. A success clears the account's failures (not the address's). Password checks
+// under way count as failures until they end (begin): guesses sent at once get no more checks than guesses sent
+// one after the other, Free+1 before the lock.
 type ThrottleConfig struct {
 	Free    int           // failures allowed before locks start; default 5
 	Window  time.Duration // failures older than this are forgotten; default 15 min
@@ -48,18 +52,38 @@ type throttle struct {
 
 // failures are the recent failed logins of one key.
 type failures struct {
-	n     int       // failures since first
-	first time.Time // the first failure of the window
-	last  time.Time
-	until time.Time // locked until then
+	n       int       // failures since first
+	first   time.Time // the first failure of the window
+	last    time.Time
+	until   time.Time // locked until then
+	pending int       // password checks under way (begin, not yet ended)
+}
+
+// counted returns the failures of f that count at now: none once the window has passed, unless locked.
+func (t *throttle) counted(f *failures, now time.Time) int {
+	if f.n > 0 && now.Sub(f.first) > t.cfg.Window && !f.until.After(now) {
+		return 0
+	}
+	return f.n
 }
 
 func newThrottle(cfg ThrottleConfig) *throttle {
 	return &throttle{cfg: cfg.withDefaults(), users: map[string]*failures{}, addrs: map[string]*failures{}}
 }
 
-// userKey normalises an account name for throttling.
-func userKey(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
+// maxUserKey is the longest account name the throttle keeps as it is: user names have at most 64 bytes.
+const maxUserKey = 64
+
+// userKey normalises an account name for throttling. A longer name (no user has one) is kept as its hash: the
+// throttle remembers MaxKeys names, and each in bounded size, however long the names guessed.
+func userKey(name string) string {
+	k := strings.ToLower(strings.TrimSpace(name))
+	if len(k) > maxUserKey {
+		sum := sha256.Sum256([]byte(k))
+		return "#" + hex.EncodeToString(sum[:])
+	}
+	return k
+}
 
 // addrKey is the client address for throttling: the IPv4 address, or the /64 of an IPv6 address (one host
 // usually has a whole /64).
@@ -89,6 +113,112 @@ func (t *throttle) wait(user, client string, now time.Time) time.Duration {
 	return d
 }
 
+// attempt is a password check that begin let through. End it with fail or succeed; abandon (which does nothing
+// after either) ends a check that came to no verdict.
+type attempt struct {
+	t          *throttle
+	user, addr string
+	ended      bool
+}
+
+// begin asks to check a password of user from client at now. It returns the attempt and 0 when the check may go
+// ahead, counted as under way until it ends; or how long to wait when the account or the address is locked, or
+// when the checks already under way could use up the failures left before the lock: each might fail. Sequential
+// attempts are throttled exactly as before: Free+1 checks before the first lock, then one after each lock.
+func (t *throttle) begin(user, client string, now time.Time) (*attempt, time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	uk, ak := userKey(user), addrKey(client)
+	var d time.Duration
+	for _, f := range []*failures{t.users[uk], t.addrs[ak]} {
+		switch {
+		case f == nil:
+		case f.until.After(now):
+			d = max(d, f.until.Sub(now))
+		case f.pending > 0 && t.counted(f, now)+f.pending > t.cfg.Free:
+			// The checks under way may use up what is left (past Free, one at a time): they decide first.
+			d = max(d, t.cfg.Base)
+		}
+	}
+	if d > 0 {
+		return nil, d
+	}
+	t.pend(t.users, uk, now)
+	t.pend(t.addrs, ak, now)
+	return &attempt{t: t, user: uk, addr: ak}, 0
+}
+
+// pend counts a check under way for key in m; t.mu is held.
+func (t *throttle) pend(m map[string]*failures, key string, now time.Time) {
+	f := m[key]
+	if f == nil {
+		if len(m) >= t.cfg.MaxKeys && !t.evict(m, now) {
+			return // full of locked keys: this one is not tracked (its other key still is)
+		}
+		f = &failures{first: now}
+		m[key] = f
+	}
+	f.pending++
+}
+
+// unpend ends a check under way for key in m, and forgets a key with nothing left to remember; t.mu is held.
+func (t *throttle) unpend(m map[string]*failures, key string, now time.Time) {
+	f := m[key]
+	if f == nil {
+		return
+	}
+	if f.pending > 0 {
+		f.pending--
+	}
+	if f.pending == 0 && t.counted(f, now) == 0 && !f.until.After(now) {
+		delete(m, key)
+	}
+}
+
+// fail ends the attempt as a failed login.
+func (a *attempt) fail(now time.Time) {
+	if a == nil || a.ended {
+		return
+	}
+	a.ended = true
+	t := a.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.failIn(t.users, a.user, now)
+	t.failIn(t.addrs, a.addr, now)
+	t.unpend(t.users, a.user, now)
+	t.unpend(t.addrs, a.addr, now)
+}
+
+// succeed ends the attempt as a login: the account's failures are cleared (the address's stay).
+func (a *attempt) succeed(now time.Time) {
+	if a == nil || a.ended {
+		return
+	}
+	a.ended = true
+	t := a.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if f := t.users[a.user]; f != nil {
+		f.n, f.until = 0, time.Time{}
+	}
+	t.unpend(t.users, a.user, now)
+	t.unpend(t.addrs, a.addr, now)
+}
+
+// abandon ends an attempt that came to no verdict (an error before the check); nothing after fail or succeed.
+func (a *attempt) abandon(now time.Time) {
+	if a == nil || a.ended {
+		return
+	}
+	a.ended = true
+	t := a.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.unpend(t.users, a.user, now)
+	t.unpend(t.addrs, a.addr, now)
+}
+
 // fail records a failed login.
 func (t *throttle) fail(user, client string, now time.Time) {
 	t.mu.Lock()
@@ -101,14 +231,18 @@ func (t *throttle) fail(user, client string, now time.Time) {
 func (t *throttle) succeed(user string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if f := t.users[userKey(user)]; f != nil && f.pending > 0 {
+		f.n, f.until = 0, time.Time{} // checks under way still count
+		return
+	}
 	delete(t.users, userKey(user))
 }
 
 // failIn counts a failure of key in m; t.mu is held.
 func (t *throttle) failIn(m map[string]*failures, key string, now time.Time) {
 	f := m[key]
-	if f != nil && now.Sub(f.first) > t.cfg.Window && !f.until.After(now) {
-		f = nil // the window passed: start afresh
+	if f != nil && t.counted(f, now) == 0 {
+		f.n, f.first = 0, now // the window passed (or nothing failed yet): start afresh, keeping the checks under way
 	}
 	if f == nil {
 		if len(m) >= t.cfg.MaxKeys && !t.evict(m, now) {
@@ -134,7 +268,7 @@ func (t *throttle) evict(m map[string]*failures, now time.Time) bool {
 	var oldest string
 	var oldestAt time.Time
 	for k, f := range m {
-		if f.until.After(now) {
+		if f.until.After(now) || f.pending > 0 {
 			continue
 		}
 		if now.Sub(f.first) > t.cfg.Window {
