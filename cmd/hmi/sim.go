@@ -117,6 +117,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		k          = fs.Int("k", 12, "IEC 104 k: the station sends at most `N` unacknowledged I-frames, then waits")
 		w          = fs.Int("w", 8, "IEC 104 w: the station acknowledges after `N` received I-frames")
 		seed       = fs.Uint64("seed", 1, "seed `N` of the random spontaneous changes")
+		evBuffer   = fs.Int("event-buffer", 0, fmt.Sprintf("keep up to `N` spontaneous ASDUs (0..%d) while no master is started, and those a dropped connection left unacknowledged, for the next master (as lib60870's server does); 0: they are lost", sim.MaxEventBuffer))
 		logs       = fs.logFlags("info")
 	)
 	fs.Var(&rate, "rate", "spontaneous changes per second: a number `R` (0: none), or max: as fast as the master acknowledges, in full ASDUs")
@@ -202,13 +203,17 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usageErr("TLS needs all of --tls-cert, --tls-key and --tls-ca")
 	}
 
+	if *evBuffer < 0 || *evBuffer > sim.MaxEventBuffer {
+		return usageErr("--event-buffer %d: want 0..%d", *evBuffer, sim.MaxEventBuffer)
+	}
 	srv, err := sim.New(sim.Options{
-		Config: cfg,
-		Rate:   float64(rate),
-		TLS:    tlsConf,
-		Link:   link,
-		Seed:   *seed,
-		Logger: log,
+		Config:      cfg,
+		Rate:        float64(rate),
+		TLS:         tlsConf,
+		Link:        link,
+		Seed:        *seed,
+		EventBuffer: *evBuffer,
+		Logger:      log,
 	})
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {

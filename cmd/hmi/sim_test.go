@@ -68,6 +68,7 @@ func TestSimFlags(t *testing.T) {
 		{"config and points", []string{"--config", dup, "--points", "5"}, exitUsage, "", "exclude each other"},
 		{"zero points", []string{"--points", "0"}, exitUsage, "", "--points 0"},
 		{"bad ca", []string{"--ca", "65535"}, exitUsage, "", "--ca 65535"},
+		{"event buffer too large", []string{"--event-buffer", "4097"}, exitUsage, "", "--event-buffer 4097: want 0..4096"},
 		{"partial TLS", []string{"--tls-cert", "x.pem"}, exitUsage, "", "TLS needs all of"},
 		{"bad window", []string{"--k", "4", "--w", "8"}, exitUsage, "", "--k 4 --w 8"},
 		{"TLS files missing", []string{"--tls-cert", "x.pem", "--tls-key", "x.key", "--tls-ca", "ca.pem"}, exitFailure, "", "x.pem"},
