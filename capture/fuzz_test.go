@@ -40,7 +40,8 @@ func pcapngOf(t testing.TB, pcap []byte) []byte {
 }
 
 // FuzzReadCapture feeds arbitrary files to the reader: it must never panic,
-// and every record must format as text and JSON.
+// every record must format as text and JSON, and the summary of the records
+// (hmi decode --summary) must write as text and as JSON.
 func FuzzReadCapture(f *testing.F) {
 	pcap := writeConversation(f, "192.0.2.10:50123", "192.0.2.20:2404", conversation(f))
 	f.Add(pcap)
@@ -58,12 +59,27 @@ func FuzzReadCapture(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		sum := NewSummary()
 		_ = Read(bytes.NewReader(data), "fuzz", Options{}, func(r *Record) error {
 			_ = r.String()
 			if _, err := json.Marshal(r); err != nil {
 				t.Fatalf("JSON of %v: %v", r, err)
 			}
+			sum.Add(r)
 			return nil
 		})
+		var out bytes.Buffer
+		if err := sum.WriteText(&out); err != nil {
+			t.Fatalf("summary as text: %v", err)
+		}
+		out.Reset()
+		if err := sum.WriteJSON(&out); err != nil {
+			t.Fatalf("summary as JSON: %v", err)
+		}
+		for _, line := range bytes.Split(bytes.TrimSuffix(out.Bytes(), []byte("\n")), []byte("\n")) {
+			if len(out.Bytes()) > 0 && !json.Valid(line) {
+				t.Fatalf("a line of the summary as JSON (one object per connection) is not JSON: %s", line)
+			}
+		}
 	})
 }

@@ -91,7 +91,7 @@ func parseClientMessage(msg []byte) (clientMessage, error) {
 		}
 	default:
 		// The reason goes in a close frame, at most 123 bytes: quoted, 24 bytes of the type take at most 98 (\x7f).
-		return clientMessage{}, &ProtocolError{Reason: "unknown message type " + strconv.Quote(limitText(m.Type, 32))}
+		return clientMessage{}, &ProtocolError{Reason: "unknown message type " + strconv.Quote(limitText(m.Type, 24))}
 	}
 	return m, nil
 }
