@@ -175,7 +175,9 @@ func simulatorOf(cfg *config.Config, sc *config.Simulator, log *slog.Logger) (*p
 			})
 		}
 	}
-	opts := sim.Options{Config: sconf, Rate: sc.Rate, Link: lc.APCI(), Location: lc.Location(),
+	// Each simulator its own seed: with one seed, simulators of one layout would change the same points by the same
+	// steps at the same moments.
+	opts := sim.Options{Config: sconf, Rate: sc.Rate, Seed: seedOf(sc.Name), Link: lc.APCI(), Location: lc.Location(),
 		EventBuffer: sc.EventBuffer, Logger: log.With("simulator", sc.Name)}
 	if t := sc.TLSConfig(); t != nil {
 		tc, err := t.Server()
@@ -255,7 +257,7 @@ func (p *plant) run(ctx context.Context) error {
 	return errors.Join(err, <-simErr)
 }
 
-// seedOf derives a model's random seed from its simulator's name, so that
+// seedOf derives a simulator's (and its model's) random seed from its name, so that
 // two simulated stations do not move in step.
 func seedOf(name string) uint64 {
 	h := fnv.New64a()
