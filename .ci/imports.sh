@@ -36,6 +36,7 @@ declare -A allow=(
 	[web]="templates points alarms"
 	[templates]="points"
 	[static]=""
+	[internal/testpki]="std" # certificates for tests; imported by _test.go files only
 	[cmd/...]="*"
 )
 

@@ -1,16 +1,10 @@
 package config
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -20,6 +14,7 @@ import (
 	"time"
 
 	"hmi/frontstation/iec104"
+	"hmi/internal/testpki"
 	"hmi/points"
 )
 
@@ -285,9 +280,9 @@ points:
 // Relative names are taken from the configuration's directory.
 func TestLoadResolvesPaths(t *testing.T) {
 	dir := t.TempDir()
-	writeCert(t, dir, "ca")
-	writeCert(t, dir, "master")
-	writeCert(t, dir, "rtu")
+	testpki.SelfSigned(t, dir, "ca", nil)
+	testpki.SelfSigned(t, dir, "master", nil)
+	testpki.SelfSigned(t, dir, "rtu", nil)
 	cfg := `
 data_dir: data
 http:
@@ -342,8 +337,8 @@ simulators:
 
 func TestTLSContents(t *testing.T) {
 	dir := t.TempDir()
-	writeCert(t, dir, "a")
-	writeCert(t, dir, "b")
+	testpki.SelfSigned(t, dir, "a", nil)
+	testpki.SelfSigned(t, dir, "b", nil)
 	if err := os.WriteFile(filepath.Join(dir, "empty.pem"), []byte("not PEM\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +364,7 @@ links:
 
 func TestTLSServerName(t *testing.T) {
 	dir := t.TempDir()
-	writeCert(t, dir, "a")
+	testpki.SelfSigned(t, dir, "a", nil)
 	link := func(name, serverName string) string {
 		return `
   - name: ` + name + `
@@ -406,39 +401,6 @@ simulators:
 	if !slices.Equal(got, want) {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-}
-
-// writeCert writes a self-signed certificate NAME.pem and its key NAME-key.pem.
-func writeCert(t *testing.T, dir, name string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(file, typ string, b []byte) {
-		if err := os.WriteFile(filepath.Join(dir, file), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(name+".pem", "CERTIFICATE", der)
-	write(name+"-key.pem", "EC PRIVATE KEY", kder)
 }
 
 func fingerprint(t *testing.T, certFile string) string {

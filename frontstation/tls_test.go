@@ -3,21 +3,14 @@ package frontstation
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,98 +18,9 @@ import (
 	"time"
 
 	"hmi/frontstation/iec104"
+	"hmi/internal/testpki"
 	"hmi/sim"
 )
-
-// tlsAuthority is a CA made for one test, writing its certificates under dir.
-type tlsAuthority struct {
-	dir  string
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	file string // PEM of cert
-}
-
-// tlsCert is a certificate an authority issued, with its files.
-type tlsCert struct {
-	cert          *x509.Certificate
-	certFile, key string
-}
-
-func tlsSign(t *testing.T, tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, signer *ecdsa.PrivateKey) *x509.Certificate {
-	t.Helper()
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl.SerialNumber = serial
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
-
-func tlsKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func tlsWrite(t *testing.T, file, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func newTLSAuthority(t *testing.T, dir, name string) *tlsAuthority {
-	t.Helper()
-	key := tlsKey(t)
-	tmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-48 * time.Hour),
-		NotAfter:              time.Now().Add(48 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	cert := tlsSign(t, tmpl, tmpl, &key.PublicKey, key)
-	a := &tlsAuthority{dir: dir, cert: cert, key: key, file: filepath.Join(dir, name+".pem")}
-	tlsWrite(t, a.file, "CERTIFICATE", cert.Raw)
-	return a
-}
-
-// issue writes a certificate for name, valid from an hour ago for two hours,
-// with mod applied to its template.
-func (a *tlsAuthority) issue(t *testing.T, name string, mod func(*x509.Certificate)) tlsCert {
-	t.Helper()
-	key := tlsKey(t)
-	tmpl := &x509.Certificate{
-		Subject:   pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour),
-		NotAfter:  time.Now().Add(time.Hour),
-		KeyUsage:  x509.KeyUsageDigitalSignature,
-	}
-	if mod != nil {
-		mod(tmpl)
-	}
-	c := tlsCert{cert: tlsSign(t, tmpl, a.cert, &key.PublicKey, a.key),
-		certFile: filepath.Join(a.dir, name+".pem"), key: filepath.Join(a.dir, name+"-key.pem")}
-	tlsWrite(t, c.certFile, "CERTIFICATE", c.cert.Raw)
-	kd, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsWrite(t, c.key, "PRIVATE KEY", kd)
-	return c
-}
 
 // logBuffer collects what a slog.TextHandler writes.
 type logBuffer struct {
@@ -210,32 +114,32 @@ func silentStation(t *testing.T) *simStation {
 // why it dropped the connection.
 func TestTLSRefusals(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTLSAuthority(t, dir, "station-ca")
-	other := newTLSAuthority(t, dir, "other-ca")
+	ca := testpki.NewCA(t, dir, "station-ca")
+	other := testpki.NewCA(t, dir, "other-ca")
 	now := time.Now()
 	names := func(c *x509.Certificate) {
 		c.DNSNames = []string{"rtu-north.example"}
 		c.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
 	}
-	rtu := ca.issue(t, "rtu-north", names)
-	rtu2 := ca.issue(t, "rtu-south", nil)
+	rtu := ca.Issue(t, dir, "rtu-north", names)
+	rtu2 := ca.Issue(t, dir, "rtu-south", nil)
 	expiredAt := now.Add(-2 * time.Hour).Truncate(time.Second)
-	expired := ca.issue(t, "rtu-expired", func(c *x509.Certificate) {
+	expired := ca.Issue(t, dir, "rtu-expired", func(c *x509.Certificate) {
 		c.NotBefore, c.NotAfter = expiredAt.Add(-time.Hour), expiredAt
 	})
 	validFrom := now.Add(2 * time.Hour).Truncate(time.Second)
-	future := ca.issue(t, "rtu-future", func(c *x509.Certificate) {
+	future := ca.Issue(t, dir, "rtu-future", func(c *x509.Certificate) {
 		c.NotBefore, c.NotAfter = validFrom, validFrom.Add(time.Hour)
 	})
-	rogue := other.issue(t, "rtu-rogue", names)
-	hmi := ca.issue(t, "hmi", nil)
-	hmiOld := ca.issue(t, "hmi-old", func(c *x509.Certificate) { c.NotBefore, c.NotAfter = expiredAt.Add(-time.Hour), expiredAt })
-	intruder := other.issue(t, "intruder", nil)
+	rogue := other.Issue(t, dir, "rtu-rogue", names)
+	hmi := ca.Issue(t, dir, "hmi", nil)
+	hmiOld := ca.Issue(t, dir, "hmi-old", func(c *x509.Certificate) { c.NotBefore, c.NotAfter = expiredAt.Add(-time.Hour), expiredAt })
+	intruder := other.Issue(t, dir, "intruder", nil)
 
 	// The station's TLS: its certificate, the CA of the masters, a TLS
 	// version limit and the pins of the masters.
-	station := func(c tlsCert, maxVersion uint16, pins ...*x509.Certificate) *tls.Config {
-		tc := iec104.TLSConfig{CertFile: c.certFile, KeyFile: c.key, CAFile: ca.file}
+	station := func(c testpki.Leaf, maxVersion uint16, pins ...*x509.Certificate) *tls.Config {
+		tc := iec104.TLSConfig{CertFile: c.CertFile, KeyFile: c.KeyFile, CAFile: ca.File}
 		for _, p := range pins {
 			tc.Pins = append(tc.Pins, iec104.Fingerprint(p))
 		}
@@ -247,8 +151,8 @@ func TestTLSRefusals(t *testing.T) {
 		return conf
 	}
 	// The link's TLS: our certificate, the CA of the stations, the pins and name.
-	link := func(c tlsCert, name string, pins ...*x509.Certificate) *tls.Config {
-		tc := iec104.TLSConfig{CertFile: c.certFile, KeyFile: c.key, CAFile: ca.file, PeerName: name}
+	link := func(c testpki.Leaf, name string, pins ...*x509.Certificate) *tls.Config {
+		tc := iec104.TLSConfig{CertFile: c.CertFile, KeyFile: c.KeyFile, CAFile: ca.File, PeerName: name}
 		for _, p := range pins {
 			tc.Pins = append(tc.Pins, iec104.Fingerprint(p))
 		}
@@ -274,7 +178,7 @@ func TestTLSRefusals(t *testing.T) {
 		// The station accepts TCP connections and says nothing (no simulator).
 		silent bool
 	}{
-		{name: "valid, pinned, name in DNS SAN", station: station(rtu, 0), link: link(hmi, "rtu-north.example", rtu.cert),
+		{name: "valid, pinned, name in DNS SAN", station: station(rtu, 0), link: link(hmi, "rtu-north.example", rtu.Cert),
 			simLog: []string{"sim: connection accepted", `tls="TLS 1.3"`, `peer="CN=hmi"`}},
 		{name: "valid, TLS 1.2, name in IP SAN", station: station(rtu, tls.VersionTLS12), link: link(hmi, "127.0.0.1"),
 			simLog: []string{"sim: connection accepted", `tls="TLS 1.2"`}},
@@ -288,8 +192,8 @@ func TestTLSRefusals(t *testing.T) {
 		{name: "station certificate from another CA", station: station(rogue, 0), link: link(hmi, ""),
 			event:  []string{"station certificate not trusted", `subject \"CN=rtu-rogue\"`, "x509: certificate signed by unknown authority"},
 			simLog: []string{"sim: TLS handshake failed", "remote error: tls: bad certificate"}},
-		{name: "station certificate not pinned", station: station(rtu, 0), link: link(hmi, "", rtu2.cert),
-			event:  []string{"station certificate not pinned", `subject \"CN=rtu-north\"`, iec104.Fingerprint(rtu.cert)},
+		{name: "station certificate not pinned", station: station(rtu, 0), link: link(hmi, "", rtu2.Cert),
+			event:  []string{"station certificate not pinned", `subject \"CN=rtu-north\"`, iec104.Fingerprint(rtu.Cert)},
 			simLog: []string{"sim: TLS handshake failed", "remote error: tls: bad certificate"}},
 		{name: "station name mismatch", station: station(rtu, 0), link: link(hmi, "rtu-south.example"),
 			event: []string{"station certificate name mismatch", `want \"rtu-south.example\"`,
@@ -308,9 +212,9 @@ func TestTLSRefusals(t *testing.T) {
 			event: []string{"station refused our certificate: remote error: tls: bad certificate"},
 			simLog: []string{"sim: TLS handshake failed", `subject \"CN=hmi-old\"`,
 				"certificate expired at " + stamp(expiredAt)}},
-		{name: "station refuses our unpinned certificate", station: station(rtu, 0, hmiOld.cert), link: link(hmi, ""),
+		{name: "station refuses our unpinned certificate", station: station(rtu, 0, hmiOld.Cert), link: link(hmi, ""),
 			event:  []string{"station refused our certificate: remote error: tls: bad certificate"},
-			simLog: []string{"sim: TLS handshake failed", `peer certificate not pinned: subject \"CN=hmi\"`, iec104.Fingerprint(hmi.cert)}},
+			simLog: []string{"sim: TLS handshake failed", `peer certificate not pinned: subject \"CN=hmi\"`, iec104.Fingerprint(hmi.Cert)}},
 		{name: "TLS link, plain TCP station", station: nil, link: link(hmi, ""),
 			event: []string{"station closed the connection during the TLS handshake"}},
 		{name: "TLS link, station silent", silent: true, link: link(hmi, ""),
@@ -412,9 +316,9 @@ func TestTLSRefusals(t *testing.T) {
 
 func TestTLSFailureClassification(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTLSAuthority(t, dir, "ca")
-	hmi := ca.issue(t, "hmi", nil)
-	conf, err := iec104.TLSConfig{CertFile: hmi.certFile, KeyFile: hmi.key, CAFile: ca.file}.Client()
+	ca := testpki.NewCA(t, dir, "ca")
+	hmi := ca.Issue(t, dir, "hmi", nil)
+	conf, err := iec104.TLSConfig{CertFile: hmi.CertFile, KeyFile: hmi.KeyFile, CAFile: ca.File}.Client()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,62 +2,27 @@ package server
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"hmi/internal/testpki"
 	"hmi/web"
 )
 
-// selfSigned writes a certificate and key for 127.0.0.1 and returns their files.
-func selfSigned(t *testing.T) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "hmi test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
-
 func TestTLS(t *testing.T) {
-	cert, key := selfSigned(t)
+	leaf := testpki.SelfSigned(t, t.TempDir(), "hmi test", func(c *x509.Certificate) {
+		c.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+	})
+	cert, key := leaf.CertFile, leaf.KeyFile
 	e := newEnv(t, func(c *Config, _ *web.Deps) { c.TLSCert, c.TLSKey = cert, key })
 	e.serve()
 	if !strings.HasPrefix(e.base, "https://") {
@@ -127,7 +92,7 @@ func TestTLS(t *testing.T) {
 }
 
 func TestNewRefusesBadTLS(t *testing.T) {
-	cert, _ := selfSigned(t)
+	cert := testpki.SelfSigned(t, t.TempDir(), "hmi test", nil).CertFile
 	if _, err := New(Config{TLSCert: cert}, web.Deps{}, nil); err == nil {
 		t.Error("a certificate without a key was accepted")
 	}

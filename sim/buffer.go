@@ -74,21 +74,15 @@ func (s *Server) startedLocked() bool {
 	return false
 }
 
-// bufferUnlessStarted buffers asdus when no session is started and returns
-// nil; otherwise it returns the started sessions (appended to dst), which
-// must get them. Deciding under smu means an ASDU is never buffered just
+// bufferUnlessStarted buffers asdus when no session is started; otherwise it
+// returns the started sessions (appended to dst), which must get them. Deciding under smu means an ASDU is never buffered just
 // after a session started and took the buffer.
 func (s *Server) bufferUnlessStarted(asdus [][]byte, dst []subscriber) []subscriber {
 	s.smu.Lock()
 	defer s.smu.Unlock()
-	if !s.startedLocked() {
+	dst = s.subscribersLocked(dst)
+	if len(dst) == 0 {
 		s.events.push(asdus...)
-		return nil
-	}
-	for ss, gone := range s.sessions {
-		if gone != nil {
-			dst = append(dst, subscriber{ss, gone})
-		}
 	}
 	return dst
 }
@@ -149,14 +143,8 @@ func (s *Server) giveBack(ss *session) {
 			back = append(back, b)
 		}
 	}
-	for {
-		select {
-		case b := <-ss.spont:
-			back = append(back, b)
-			continue
-		default:
-		}
-		break
+	for len(ss.spont) > 0 { // the sender has ended: nobody else receives
+		back = append(back, <-ss.spont)
 	}
 	s.smu.Lock()
 	defer s.smu.Unlock()

@@ -428,6 +428,11 @@ type subscriber struct {
 func (s *Server) subscribers(dst []subscriber) []subscriber {
 	s.smu.Lock()
 	defer s.smu.Unlock()
+	return s.subscribersLocked(dst)
+}
+
+// subscribersLocked is subscribers for a caller that holds smu.
+func (s *Server) subscribersLocked(dst []subscriber) []subscriber {
 	for ss, gone := range s.sessions {
 		if gone != nil {
 			dst = append(dst, subscriber{ss, gone})

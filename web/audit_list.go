@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 
@@ -74,23 +73,7 @@ func (a *App) AuditList(w http.ResponseWriter, r *http.Request) {
 			p.Commands[i].Steps = append(p.Commands[i].Steps, step)
 		}
 	}
-	base := url.Values{}
-	for k, v := range qs {
-		if k != "cursor" && len(v) > 0 && v[0] != "" {
-			base.Set(k, v[0])
-		}
-	}
-	if next != "" {
-		nq := url.Values{}
-		for k, v := range base {
-			nq[k] = v
-		}
-		nq.Set("cursor", next)
-		p.NextURL = "/audit?" + nq.Encode()
-	}
-	if q.Cursor != "" {
-		p.FirstURL = "/audit?" + base.Encode()
-	}
+	p.NextURL, p.FirstURL, _ = pageLinks("/audit", qs, q.Cursor, next)
 	a.render(w, r, http.StatusOK, templates.Audit(p))
 }
 

@@ -121,23 +121,30 @@ func (a *App) EventsList(w http.ResponseWriter, r *http.Request) {
 	for _, e := range evs {
 		p.Rows = append(p.Rows, eventRow(e))
 	}
-	base := url.Values{}
+	var base url.Values
+	p.NextURL, p.FirstURL, base = pageLinks("/events", qs, q.Cursor, next)
+	p.CSVURL = "/events.csv?" + base.Encode()
+	a.render(w, r, http.StatusOK, templates.Events(p))
+}
+
+// pageLinks returns the links of a paged list at path: to the next page (when there is one) and back to the first
+// (when this is not it), keeping the filter of qs, and that filter alone (empty parameters left out).
+func pageLinks(path string, qs url.Values, cursor, next string) (nextURL, firstURL string, filter url.Values) {
+	filter = url.Values{}
 	for k, v := range qs {
 		if k != "cursor" && len(v) > 0 && v[0] != "" {
-			base.Set(k, v[0])
+			filter.Set(k, v[0])
 		}
 	}
 	if next != "" {
-		nq := url.Values{}
-		for k, v := range base {
+		nq := url.Values{"cursor": {next}}
+		for k, v := range filter {
 			nq[k] = v
 		}
-		nq.Set("cursor", next)
-		p.NextURL = "/events?" + nq.Encode()
+		nextURL = path + "?" + nq.Encode()
 	}
-	if q.Cursor != "" {
-		p.FirstURL = "/events?" + base.Encode()
+	if cursor != "" {
+		firstURL = path + "?" + filter.Encode()
 	}
-	p.CSVURL = "/events.csv?" + base.Encode()
-	a.render(w, r, http.StatusOK, templates.Events(p))
+	return nextURL, firstURL, filter
 }

@@ -100,19 +100,6 @@ func addrKey(client string) string {
 	return a.String()
 }
 
-// wait returns how long the account or the address is still locked at now; 0 when neither is.
-func (t *throttle) wait(user, client string, now time.Time) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var d time.Duration
-	for _, f := range []*failures{t.users[userKey(user)], t.addrs[addrKey(client)]} {
-		if f != nil && f.until.After(now) {
-			d = max(d, f.until.Sub(now))
-		}
-	}
-	return d
-}
-
 // attempt is a password check that begin let through. End it with fail or succeed; abandon (which does nothing
 // after either) ends a check that came to no verdict.
 type attempt struct {
@@ -177,37 +164,27 @@ func (t *throttle) unpend(m map[string]*failures, key string, now time.Time) {
 
 // fail ends the attempt as a failed login.
 func (a *attempt) fail(now time.Time) {
-	if a == nil || a.ended {
-		return
-	}
-	a.ended = true
-	t := a.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.failIn(t.users, a.user, now)
-	t.failIn(t.addrs, a.addr, now)
-	t.unpend(t.users, a.user, now)
-	t.unpend(t.addrs, a.addr, now)
+	a.end(now, func(t *throttle) {
+		t.failIn(t.users, a.user, now)
+		t.failIn(t.addrs, a.addr, now)
+	})
 }
 
 // succeed ends the attempt as a login: the account's failures are cleared (the address's stay).
 func (a *attempt) succeed(now time.Time) {
-	if a == nil || a.ended {
-		return
-	}
-	a.ended = true
-	t := a.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if f := t.users[a.user]; f != nil {
-		f.n, f.until = 0, time.Time{}
-	}
-	t.unpend(t.users, a.user, now)
-	t.unpend(t.addrs, a.addr, now)
+	a.end(now, func(t *throttle) {
+		if f := t.users[a.user]; f != nil {
+			f.n, f.until = 0, time.Time{}
+		}
+	})
 }
 
 // abandon ends an attempt that came to no verdict (an error before the check); nothing after fail or succeed.
-func (a *attempt) abandon(now time.Time) {
+func (a *attempt) abandon(now time.Time) { a.end(now, nil) }
+
+// end ends the attempt once (a nil attempt is none): verdict, when given, records the outcome under the
+// throttle's lock, and the check is no longer under way for the account and the address.
+func (a *attempt) end(now time.Time, verdict func(t *throttle)) {
 	if a == nil || a.ended {
 		return
 	}
@@ -215,27 +192,11 @@ func (a *attempt) abandon(now time.Time) {
 	t := a.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if verdict != nil {
+		verdict(t)
+	}
 	t.unpend(t.users, a.user, now)
 	t.unpend(t.addrs, a.addr, now)
-}
-
-// fail records a failed login.
-func (t *throttle) fail(user, client string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.failIn(t.users, userKey(user), now)
-	t.failIn(t.addrs, addrKey(client), now)
-}
-
-// succeed clears the account's failures.
-func (t *throttle) succeed(user string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if f := t.users[userKey(user)]; f != nil && f.pending > 0 {
-		f.n, f.until = 0, time.Time{} // checks under way still count
-		return
-	}
-	delete(t.users, userKey(user))
 }
 
 // failIn counts a failure of key in m; t.mu is held.

@@ -82,3 +82,37 @@ func TestThrottleMemoryBound(t *testing.T) {
 		t.Fatal("the flood unlocked the victim's account")
 	}
 }
+
+// The throttle without attempts, as the tests of its counting use it (the handlers go through begin).
+
+// wait returns how long the account or the address is still locked at now; 0 when neither is.
+func (t *throttle) wait(user, client string, now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var d time.Duration
+	for _, f := range []*failures{t.users[userKey(user)], t.addrs[addrKey(client)]} {
+		if f != nil && f.until.After(now) {
+			d = max(d, f.until.Sub(now))
+		}
+	}
+	return d
+}
+
+// fail records a failed login.
+func (t *throttle) fail(user, client string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.failIn(t.users, userKey(user), now)
+	t.failIn(t.addrs, addrKey(client), now)
+}
+
+// succeed clears the account's failures.
+func (t *throttle) succeed(user string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if f := t.users[userKey(user)]; f != nil && f.pending > 0 {
+		f.n, f.until = 0, time.Time{} // checks under way still count
+		return
+	}
+	delete(t.users, userKey(user))
+}

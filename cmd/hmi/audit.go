@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"hmi/store"
 )
 
 const auditUsage = `Usage: hmi audit verify [--config FILE | --data-dir DIR]
@@ -60,14 +58,8 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	case (*dataDir == "") == (*configFile == ""):
 		return fs.usageError("give one of --data-dir and --config")
 	}
-	dir, ok := dataDirOf(*configFile, *dataDir, stderr)
+	s, ok := openReadOnly(ctx, "hmi audit verify", *configFile, *dataDir, stderr)
 	if !ok {
-		return exitFailure
-	}
-
-	s, err := store.Open(ctx, dir, store.Options{ReadOnly: true})
-	if err != nil {
-		fmt.Fprintf(stderr, "hmi audit verify: %v\n", err)
 		return exitFailure
 	}
 	defer s.Close()

@@ -6,8 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-
-	"hmi/store"
 )
 
 const backupUsage = `Usage: hmi backup --to FILE [--config FILE | --data-dir DIR]
@@ -53,15 +51,8 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case (*dataDir == "") == (*configFile == ""):
 		return fs.usageError("give one of --data-dir and --config")
 	}
-	dir, ok := dataDirOf(*configFile, *dataDir, stderr)
+	s, ok := openReadOnly(ctx, "hmi backup", *configFile, *dataDir, stderr)
 	if !ok {
-		return exitFailure
-	}
-
-	// Read-only: no migration of a database another hmi serves, no writer. WAL lets it read while that one writes.
-	s, err := store.Open(ctx, dir, store.Options{ReadOnly: true})
-	if err != nil {
-		fmt.Fprintf(stderr, "hmi backup: %v\n", err)
 		return exitFailure
 	}
 	defer s.Close()

@@ -36,7 +36,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Skip("builds and runs the hmi binary")
 	}
 	start := time.Now()
-	bin := buildCrashHMI(t)
+	bin := buildHMI(t)
 	t.Logf("built hmi in %v", time.Since(start).Round(time.Millisecond))
 
 	dir := t.TempDir()
@@ -82,7 +82,7 @@ func TestCrashRecovery(t *testing.T) {
 	op.command("quiet.breaker", 2)
 	crashWaitAlarms(t, op, map[string]string{"quiet.breaker": "active_unacked"})
 
-	ro := openReadOnly(t, data)
+	ro := openRawReadOnly(t, data)
 	seen := &committedEvents{byID: map[int64]eventRow{}}
 	// Let the flood run a while, reading what is committed as it goes.
 	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
@@ -150,7 +150,7 @@ func TestCrashRecovery(t *testing.T) {
 	crashAlarmsBack(t, op, wantAlarms, map[string]string{"quiet.breaker": "returned_unacked"})
 	// The journal goes on after the restart, on top of what was there,
 	// with nothing of it journaled again.
-	ro = openReadOnly(t, data)
+	ro = openRawReadOnly(t, data)
 	after := &committedEvents{byID: map[int64]eventRow{}}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		after.read(t, ro, 20000)
@@ -244,22 +244,6 @@ points:
     alarm: {priority: 3, states: [2], message: breaker closed}
 `)
 	return b.String()
-}
-
-// buildCrashHMI builds the hmi binary into a temp dir.
-func buildCrashHMI(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build hmi with")
-	}
-	bin := filepath.Join(t.TempDir(), "hmi")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 var servingURL = regexp.MustCompile(`hmi: serving (http://127\.0\.0\.1:\d+) `)
@@ -497,9 +481,9 @@ func scanEvent(rows *sql.Rows) (eventRow, error) {
 // content is the event without its ID.
 func (e eventRow) content() eventRow { e.ID = 0; return e }
 
-// openReadOnly opens the database read-only on one connection, as another
+// openRawReadOnly opens the database file read-only with database/sql on one connection, as another
 // process would.
-func openReadOnly(t *testing.T, data string) *sql.DB {
+func openRawReadOnly(t *testing.T, data string) *sql.DB {
 	t.Helper()
 	dsn := "file:" + filepath.ToSlash(filepath.Join(data, store.FileName)) + "?mode=ro&_pragma=busy_timeout(5000)"
 	db, err := sql.Open("sqlite", dsn)
@@ -644,7 +628,7 @@ func crashCheckDB(t *testing.T, data, when string) {
 // crashEvents returns every event of the database in data.
 func crashEvents(t *testing.T, data string) map[int64]eventRow {
 	t.Helper()
-	db := openReadOnly(t, data)
+	db := openRawReadOnly(t, data)
 	defer db.Close()
 	all := &committedEvents{byID: map[int64]eventRow{}}
 	all.read(t, db, -1)

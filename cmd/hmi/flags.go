@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"hmi/config"
+	"hmi/store"
 )
 
 // Every subcommand parses its flags with a cmdFlags, so that all of them
@@ -182,4 +184,20 @@ func dataDirOf(configFile, dataDir string, stderr io.Writer) (dir string, ok boo
 		return "", false
 	}
 	return c.DataDir, true
+}
+
+// openReadOnly opens, for reading only, the existing database of --config FILE or --data-dir DIR (one of them is
+// given): no migration, no writer, so it may read a database another hmi serves. Errors are printed on stderr,
+// prefixed with the command's name.
+func openReadOnly(ctx context.Context, name, configFile, dataDir string, stderr io.Writer) (*store.Store, bool) {
+	dir, ok := dataDirOf(configFile, dataDir, stderr)
+	if !ok {
+		return nil, false
+	}
+	s, err := store.Open(ctx, dir, store.Options{ReadOnly: true})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return nil, false
+	}
+	return s, true
 }

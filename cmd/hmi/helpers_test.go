@@ -7,11 +7,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sync"
 	"testing"
@@ -21,6 +25,47 @@ import (
 	"hmi/store"
 	"hmi/web"
 )
+
+// hmiBinary is the hmi binary built for the tests that run it as a process (signals, SIGKILL), built once per test
+// process into hmiBinaryDir, which TestMain removes.
+var (
+	hmiBinaryOnce sync.Once
+	hmiBinaryDir  string
+	hmiBinary     string
+	hmiBinaryErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if hmiBinaryDir != "" {
+		os.RemoveAll(hmiBinaryDir)
+	}
+	os.Exit(code)
+}
+
+// buildHMI returns the hmi binary, building it at the first call; it skips the test where there is no go command.
+func buildHMI(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build hmi with")
+	}
+	hmiBinaryOnce.Do(func() {
+		if hmiBinaryDir, hmiBinaryErr = os.MkdirTemp("", "hmi-test-bin-"); hmiBinaryErr != nil {
+			return
+		}
+		hmiBinary = filepath.Join(hmiBinaryDir, "hmi")
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, goTool, "build", "-o", hmiBinary, ".").CombinedOutput(); err != nil {
+			hmiBinaryErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if hmiBinaryErr != nil {
+		t.Fatal(hmiBinaryErr)
+	}
+	return hmiBinary
+}
 
 // runningHMI is serve running in-process on cfg.
 type runningHMI struct {

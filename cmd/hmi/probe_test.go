@@ -3,18 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +14,7 @@ import (
 	"time"
 
 	"hmi/frontstation/iec104"
+	"hmi/internal/testpki"
 	"hmi/sim"
 )
 
@@ -483,91 +476,24 @@ func TestProbeAddress(t *testing.T) {
 	}
 }
 
-// probeCA is a certificate authority made for a test.
-type probeCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	file string
-}
-
-func writePEMFile(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func newProbeCA(t *testing.T, dir, name string) *probeCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := &probeCA{cert: cert, key: key, file: filepath.Join(dir, name+".pem")}
-	writePEMFile(t, ca.file, "CERTIFICATE", der)
-	return ca
-}
-
-// issue writes a certificate (CN only, as devices often have) and its key,
-// and returns the files and the certificate.
-func (ca *probeCA) issue(t *testing.T, dir, name string) (certFile, keyFile string, cert *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cert, err = x509.ParseCertificate(der); err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
-	writePEMFile(t, certFile, "CERTIFICATE", der)
-	writePEMFile(t, keyFile, "PRIVATE KEY", kder)
-	return certFile, keyFile, cert
-}
-
 func TestProbeTLS(t *testing.T) {
 	dir := t.TempDir()
-	ca := newProbeCA(t, dir, "ca")
-	rtuCert, rtuKey, rtu := ca.issue(t, dir, "rtu")
-	hmiCert, hmiKey, _ := ca.issue(t, dir, "hmi")
-	other := newProbeCA(t, dir, "other")
-	strangerCert, strangerKey, _ := other.issue(t, dir, "stranger")
+	ca := testpki.NewCA(t, dir, "ca")
+	// Certificates with a common name only, as devices often have.
+	rtu := ca.Issue(t, dir, "rtu", nil)
+	hmi := ca.Issue(t, dir, "hmi", nil)
+	hmiCert, hmiKey := hmi.CertFile, hmi.KeyFile
+	other := testpki.NewCA(t, dir, "other")
+	stranger := other.Issue(t, dir, "stranger", nil)
 
-	srvConf, err := iec104.TLSConfig{CertFile: rtuCert, KeyFile: rtuKey, CAFile: ca.file}.Server()
+	srvConf, err := iec104.TLSConfig{CertFile: rtu.CertFile, KeyFile: rtu.KeyFile, CAFile: ca.File}.Server()
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := startProbeSim(t, sim.Generate(16), 0, srvConf)
-	tlsArgs := []string{"--tls-cert", hmiCert, "--tls-key", hmiKey, "--tls-ca", ca.file}
+	tlsArgs := []string{"--tls-cert", hmiCert, "--tls-key", hmiKey, "--tls-ca", ca.File}
 
-	pin := iec104.Fingerprint(rtu)
+	pin := iec104.Fingerprint(rtu.Cert)
 	code, out, errOut := runProbeCmd(t, nil, append([]string{s.addr, "--json", "--tls-pin", pin}, tlsArgs...)...)
 	if code != exitOK {
 		t.Fatalf("TLS probe: exit status %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
@@ -584,7 +510,7 @@ func TestProbeTLS(t *testing.T) {
 	}
 
 	// A probe whose certificate the station's CA did not sign is refused.
-	code, _, errOut = runProbeCmd(t, nil, s.addr, "--timeout", "2s", "--tls-cert", strangerCert, "--tls-key", strangerKey, "--tls-ca", ca.file)
+	code, _, errOut = runProbeCmd(t, nil, s.addr, "--timeout", "2s", "--tls-cert", stranger.CertFile, "--tls-key", stranger.KeyFile, "--tls-ca", ca.File)
 	if code != exitFailure || errOut == "" {
 		t.Errorf("untrusted client: exit status %d, stderr %q; want 1 and a reason", code, errOut)
 	}
@@ -596,7 +522,7 @@ func TestProbeTLS(t *testing.T) {
 		t.Errorf("TCP to a TLS station: exit status %d after %v, stderr %q", code, time.Since(start), errOut)
 	}
 
-	code, _, errOut = runProbeCmd(t, nil, s.addr, "--tls-cert", filepath.Join(dir, "none.pem"), "--tls-key", hmiKey, "--tls-ca", ca.file)
+	code, _, errOut = runProbeCmd(t, nil, s.addr, "--tls-cert", filepath.Join(dir, "none.pem"), "--tls-key", hmiKey, "--tls-ca", ca.File)
 	if code != exitFailure || !strings.Contains(errOut, "none.pem") {
 		t.Errorf("missing certificate file: exit status %d, stderr %q", code, errOut)
 	}

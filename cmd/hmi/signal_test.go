@@ -24,17 +24,7 @@ import (
 // stop cleanly, with exit status 0, on SIGTERM and SIGINT: what main does
 // with signal.NotifyContext, which the tests that call run cannot see.
 func TestSignal(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build hmi with")
-	}
-	bin := filepath.Join(t.TempDir(), "hmi")
-	buildCtx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(buildCtx, goTool, "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHMI(t)
 	t.Run("serve SIGTERM", func(t *testing.T) { testServeSignal(t, bin, false) })
 	t.Run("serve SIGTERM, outside RTU", func(t *testing.T) { testServeSignal(t, bin, true) })
 	t.Run("sim SIGINT", func(t *testing.T) { testSimSignal(t, bin) })

@@ -2,97 +2,17 @@ package iec104
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"hmi/internal/testpki"
 )
-
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	file string
-}
-
-var serial int64
-
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func newCA(t *testing.T, dir, name string) *testCA {
-	t.Helper()
-	key := newKey(t)
-	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	file := filepath.Join(dir, name+".pem")
-	writePEM(t, file, "CERTIFICATE", der)
-	return &testCA{cert, key, file}
-}
-
-// issue writes a CN-only leaf certificate (no subjectAltName, as devices
-// often have) and its key, valid from notBefore to notAfter.
-func (ca *testCA) issue(t *testing.T, dir, cn string, notBefore, notAfter time.Time) (certFile, keyFile string, cert *x509.Certificate) {
-	t.Helper()
-	key := newKey(t)
-	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ = x509.ParseCertificate(der)
-	certFile, keyFile = filepath.Join(dir, cn+".crt"), filepath.Join(dir, cn+".key")
-	writePEM(t, certFile, "CERTIFICATE", der)
-	kd, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, keyFile, "EC PRIVATE KEY", kd)
-	return certFile, keyFile, cert
-}
 
 // tlsPair runs one TLS connection between a controlled station configured
 // with srv and a controlling one configured with cli, over loopback, and
@@ -150,15 +70,16 @@ func tlsPair(t *testing.T, srv, cli TLSConfig) (srvErr, cliErr error) {
 
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
-	ca1, ca2 := newCA(t, dir, "ca1"), newCA(t, dir, "ca2")
+	ca1, ca2 := testpki.NewCA(t, dir, "ca1"), testpki.NewCA(t, dir, "ca2")
 	now := time.Now()
-	srvCert, srvKey, srvX := ca1.issue(t, dir, "rtu", now.Add(-time.Hour), now.Add(time.Hour))
-	cliCert, cliKey, cliX := ca1.issue(t, dir, "hmi", now.Add(-time.Hour), now.Add(time.Hour))
-	rogueCert, rogueKey, _ := ca2.issue(t, dir, "rogue", now.Add(-time.Hour), now.Add(time.Hour))
-	oldCert, oldKey, _ := ca1.issue(t, dir, "expired", now.Add(-48*time.Hour), now.Add(-24*time.Hour))
+	srv := ca1.Issue(t, dir, "rtu", nil)
+	cli := ca1.Issue(t, dir, "hmi", nil)
+	rogue := ca2.Issue(t, dir, "rogue", nil)
+	old := ca1.Issue(t, dir, "expired", func(c *x509.Certificate) { c.NotBefore, c.NotAfter = now.Add(-48*time.Hour), now.Add(-24*time.Hour) })
+	srvX, cliX := srv.Cert, cli.Cert
 
-	server := TLSConfig{CertFile: srvCert, KeyFile: srvKey, CAFile: ca1.file}
-	client := TLSConfig{CertFile: cliCert, KeyFile: cliKey, CAFile: ca1.file}
+	server := TLSConfig{CertFile: srv.CertFile, KeyFile: srv.KeyFile, CAFile: ca1.File}
+	client := TLSConfig{CertFile: cli.CertFile, KeyFile: cli.KeyFile, CAFile: ca1.File}
 	with := func(c TLSConfig, f func(*TLSConfig)) TLSConfig { f(&c); return c }
 
 	for _, tc := range []struct {
@@ -178,13 +99,13 @@ func TestTLS(t *testing.T) {
 			srv: with(server, func(c *TLSConfig) { c.Pins = []string{Fingerprint(srvX)} }), cli: client,
 			srvWant: ErrPeerNotPinned, cliWnt: errAny},
 		{name: "server certificate from another CA",
-			srv: with(server, func(c *TLSConfig) { c.CertFile, c.KeyFile = rogueCert, rogueKey }), cli: client,
+			srv: with(server, func(c *TLSConfig) { c.CertFile, c.KeyFile = rogue.CertFile, rogue.KeyFile }), cli: client,
 			srvWant: errAny, cliWnt: ErrPeerUntrusted},
 		{name: "client certificate from another CA",
-			srv: server, cli: with(client, func(c *TLSConfig) { c.CertFile, c.KeyFile = rogueCert, rogueKey }),
+			srv: server, cli: with(client, func(c *TLSConfig) { c.CertFile, c.KeyFile = rogue.CertFile, rogue.KeyFile }),
 			srvWant: ErrPeerUntrusted, cliWnt: errAny},
 		{name: "expired server certificate",
-			srv: with(server, func(c *TLSConfig) { c.CertFile, c.KeyFile = oldCert, oldKey }), cli: client,
+			srv: with(server, func(c *TLSConfig) { c.CertFile, c.KeyFile = old.CertFile, old.KeyFile }), cli: client,
 			srvWant: errAny, cliWnt: ErrPeerUntrusted},
 		{name: "station name checked, CN-only certificate",
 			srv: server, cli: with(client, func(c *TLSConfig) { c.PeerName = "rtu" })},
@@ -192,7 +113,7 @@ func TestTLS(t *testing.T) {
 			srv: server, cli: with(client, func(c *TLSConfig) { c.PeerName = "rtu-south" }),
 			srvWant: errAny, cliWnt: ErrPeerName},
 		{name: "client trusts only another CA",
-			srv: server, cli: with(client, func(c *TLSConfig) { c.CAFile = ca2.file }),
+			srv: server, cli: with(client, func(c *TLSConfig) { c.CAFile = ca2.File }),
 			srvWant: errAny, cliWnt: ErrPeerUntrusted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -233,9 +154,10 @@ func colons(hex string) string {
 
 func TestTLSClientConfig(t *testing.T) {
 	dir := t.TempDir()
-	ca := newCA(t, dir, "ca")
-	cert, key, _ := ca.issue(t, dir, "hmi", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
-	c, err := TLSConfig{CertFile: cert, KeyFile: key, CAFile: ca.file}.Client()
+	ca := testpki.NewCA(t, dir, "ca")
+	hmi := ca.Issue(t, dir, "hmi", nil)
+	cert, key := hmi.CertFile, hmi.KeyFile
+	c, err := TLSConfig{CertFile: cert, KeyFile: key, CAFile: ca.File}.Client()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,9 +170,9 @@ func TestTLSClientConfig(t *testing.T) {
 		t.Errorf("MinVersion = %x, want TLS 1.2", c.MinVersion)
 	}
 	for name, bad := range map[string]TLSConfig{
-		"missing key":    {CertFile: cert, KeyFile: filepath.Join(dir, "none"), CAFile: ca.file},
+		"missing key":    {CertFile: cert, KeyFile: filepath.Join(dir, "none"), CAFile: ca.File},
 		"CA not PEM":     {CertFile: cert, KeyFile: key, CAFile: key},
-		"pin not SHA256": {CertFile: cert, KeyFile: key, CAFile: ca.file, Pins: []string{"abcd"}},
+		"pin not SHA256": {CertFile: cert, KeyFile: key, CAFile: ca.File, Pins: []string{"abcd"}},
 	} {
 		if _, err := bad.Client(); err == nil {
 			t.Errorf("%s: Client() accepted %+v", name, bad)
@@ -260,9 +182,9 @@ func TestTLSClientConfig(t *testing.T) {
 
 func TestPlainTCPToTLSPortFails(t *testing.T) {
 	dir := t.TempDir()
-	ca := newCA(t, dir, "ca")
-	cert, key, _ := ca.issue(t, dir, "rtu", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
-	sconf, err := TLSConfig{CertFile: cert, KeyFile: key, CAFile: ca.file}.Server()
+	ca := testpki.NewCA(t, dir, "ca")
+	rtu := ca.Issue(t, dir, "rtu", nil)
+	sconf, err := TLSConfig{CertFile: rtu.CertFile, KeyFile: rtu.KeyFile, CAFile: ca.File}.Server()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,43 +225,16 @@ func TestPlainTCPToTLSPortFails(t *testing.T) {
 	}
 }
 
-// leaf returns a certificate the CA signed for cn, valid for an hour, with
-// mod applied to its template (names, validity).
-func (ca *testCA) leaf(t *testing.T, cn string, mod func(*x509.Certificate)) *x509.Certificate {
-	t.Helper()
-	key := newKey(t)
-	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	if mod != nil {
-		mod(tmpl)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
-
 func TestPeerVerifierName(t *testing.T) {
-	ca := newCA(t, t.TempDir(), "ca")
+	ca := testpki.NewCA(t, t.TempDir(), "ca")
 	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
-	cnOnly := ca.leaf(t, "rtu-north", nil)
-	cnIP := ca.leaf(t, "10.1.2.3", nil)
-	sans := ca.leaf(t, "rtu-north", func(c *x509.Certificate) {
+	roots.AddCert(ca.Cert)
+	cnOnly := ca.Issue(t, "", "rtu-north", nil).Cert
+	cnIP := ca.Issue(t, "", "10.1.2.3", nil).Cert
+	sans := ca.Issue(t, "", "rtu-north", func(c *x509.Certificate) {
 		c.DNSNames = []string{"rtu-n.example", "*.rtu.example"}
 		c.IPAddresses = []net.IP{net.IPv4(10, 1, 2, 3), net.IPv6loopback}
-	})
+	}).Cert
 	for _, tc := range []struct {
 		cert *x509.Certificate
 		name string
@@ -373,8 +268,8 @@ func TestPeerVerifierName(t *testing.T) {
 		}
 	}
 	// The chain is checked before the name, the name before the pins.
-	other := newCA(t, t.TempDir(), "other")
-	rogue := other.leaf(t, "rtu-north", nil)
+	other := testpki.NewCA(t, t.TempDir(), "other")
+	rogue := other.Issue(t, "", "rtu-north", nil).Cert
 	if err := (PeerVerifier{Roots: roots, Name: "rtu-north"}).Verify(tls.ConnectionState{PeerCertificates: []*x509.Certificate{rogue}}); !errors.Is(err, ErrPeerUntrusted) {
 		t.Errorf("certificate of another CA with the right name: got %v, want ErrPeerUntrusted", err)
 	}
@@ -386,13 +281,13 @@ func TestPeerVerifierName(t *testing.T) {
 
 func TestPeerVerifierValidity(t *testing.T) {
 	dir := t.TempDir()
-	ca := newCA(t, dir, "ca")
+	ca := testpki.NewCA(t, dir, "ca")
 	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
+	roots.AddCert(ca.Cert)
 	notAfter := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
 	notBefore := time.Now().Add(24 * time.Hour).Truncate(time.Second)
-	expired := ca.leaf(t, "old", func(c *x509.Certificate) { c.NotBefore, c.NotAfter = notAfter.Add(-time.Hour), notAfter })
-	future := ca.leaf(t, "new", func(c *x509.Certificate) { c.NotBefore, c.NotAfter = notBefore, notBefore.Add(time.Hour) })
+	expired := ca.Issue(t, "", "old", func(c *x509.Certificate) { c.NotBefore, c.NotAfter = notAfter.Add(-time.Hour), notAfter }).Cert
+	future := ca.Issue(t, "", "new", func(c *x509.Certificate) { c.NotBefore, c.NotAfter = notBefore, notBefore.Add(time.Hour) }).Cert
 	for _, tc := range []struct {
 		cert *x509.Certificate
 		want error
